@@ -1,0 +1,62 @@
+#pragma once
+
+#include "linetune/analysis/biquad.hpp"
+#include "linetune/core/frequency_response.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace linetune::correction {
+
+/// What one amplifier channel lets linetune use for EQ (from its device profile).
+struct EqLimits {
+    std::size_t max_bands = 10;
+    std::vector<analysis::FilterType> allowed_types{analysis::FilterType::peaking,
+                                                    analysis::FilterType::low_shelf,
+                                                    analysis::FilterType::high_shelf};
+    double min_freq_hz = 20, max_freq_hz = 20000;
+    double min_gain_db = -15, max_gain_db = 6;  ///< max_gain_db is the boost cap (subs use less)
+    double min_q = 0.3, max_q = 10;
+    double freq_step_hz = 0;  ///< 0 = continuous; results are rounded to steps
+    double gain_step_db = 0;  ///< 0 = continuous
+    double q_step = 0;        ///< 0 = continuous
+    double sample_rate_hz = 48000;  ///< the device's DSP rate
+};
+
+/// One zone's EQ problem: a measured response, a target curve, the zone's band and the limits.
+struct EqFitRequest {
+    FrequencyResponse measured;  ///< smoothed magnitude in dB (phase ignored), ascending frequencies
+    FrequencyResponse target;    ///< target curve in dB, any grid (interpolated), relative level
+    double band_start_hz = 20, band_end_hz = 20000;  ///< operating band: nothing boosted/cut outside
+    EqLimits limits;
+    std::vector<double> weights;  ///< optional per measured point (data quality), empty = all 1
+};
+
+/// Bands found for one zone, with the predicted response and error figures.
+struct EqFitResult {
+    std::vector<analysis::ParametricBand> bands;  ///< rounded to the device steps, within limits
+    double level_offset_db = 0;  ///< broadband level measured − target in band (for the zone gain)
+    FrequencyResponse predicted;  ///< measured + EQ, on the measured grid
+    /// RMS and maximum |measured + EQ − target − offset| over the correctable points.
+    double rms_before_db = 0, rms_after_db = 0, max_before_db = 0, max_after_db = 0;
+    std::vector<bool> correctable;  ///< per measured point: inside the band and not a deep narrow dip
+    std::vector<std::string> notes;
+};
+
+/// Interface of an EQ fitter: zone response, target and limits in, bands out.
+class EqFitter {
+public:
+    virtual ~EqFitter() = default;
+
+    /// Fits bands to a request; throws Error for an invalid request or limits.
+    virtual EqFitResult fit(const EqFitRequest& request) const = 0;
+};
+
+/// Greedy band placement refined by Levenberg–Marquardt under the device's limits.
+class ClassicEqFitter final : public EqFitter {
+public:
+    EqFitResult fit(const EqFitRequest& request) const override;
+};
+
+}  // namespace linetune::correction

@@ -1,0 +1,46 @@
+"""Shared helpers for the command-line tests: running linetune and finding the shared data."""
+
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+
+def linetune_exe():
+    """Path of the linetune program under test, passed by meson in LINETUNE_EXE."""
+    return os.environ["LINETUNE_EXE"]
+
+
+def shared_data_dir():
+    """The team's shared data folder, passed by meson in LINETUNE_SHARED_DATA_DIR."""
+    return os.environ["LINETUNE_SHARED_DATA_DIR"]
+
+
+def require_shared_data(test_case):
+    """Skip the test when the shared data is absent; under CI=true that is a failure instead."""
+    if os.path.isdir(shared_data_dir()):
+        return
+    if os.environ.get("CI") == "true":
+        test_case.fail(f"shared data folder {shared_data_dir()} is missing and CI=true")
+    raise unittest.SkipTest(f"shared data folder {shared_data_dir()} not found")
+
+
+def run_linetune(*args, check_exit=None):
+    """Run linetune with the arguments; return (exit code, stdout, stderr)."""
+    result = subprocess.run([linetune_exe(), *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check_exit is not None and result.returncode != check_exit:
+        raise AssertionError(
+            f"linetune {' '.join(map(str, args))} exited {result.returncode}, expected {check_exit}\n"
+            f"stderr:\n{result.stderr}")
+    return result.returncode, result.stdout, result.stderr
+
+
+def analyze_json(*args, check_exit=0):
+    """Run `linetune analyze --json ARGS` and return the parsed document."""
+    _, out, _ = run_linetune("analyze", "--json", *args, check_exit=check_exit)
+    return json.loads(out)
+
+
+def main():
+    unittest.main(argv=[sys.argv[0], "-v"])

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages linetune needs, then configures and builds it in ./build.
+# Runs apt-get as root (through sudo when started as another user). Safe to run again: an
+# existing build folder is reconfigured, not recreated.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${LINETUNE_BUILD_DIR:-$repo_root/build}"
+
+packages=(
+    # build tools
+    g++ meson ninja-build pkg-config
+    # libraries
+    libeigen3-dev libfftw3-dev libsndfile1-dev nlohmann-json3-dev libcli11-dev doctest-dev
+    # tests: the independent ISO 3382 reference implementation
+    python3 python3-numpy python3-scipy
+)
+
+run_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "setup: installing packages needs root; run this script as root or install sudo" >&2
+        exit 2
+    fi
+}
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    run_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -f "$build_dir/build.ninja" ]; then
+    meson setup --reconfigure "$build_dir" "$repo_root" >/dev/null
+else
+    meson setup "$build_dir" "$repo_root" >/dev/null
+fi
+ninja -C "$build_dir"
