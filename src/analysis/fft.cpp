@@ -88,6 +88,25 @@ PlanPair<T> plans_for_size(std::size_t size) {
     return pair;
 }
 
+/// In-place complex inverse plan of one size, created once like the real plans.
+fftw_plan complex_inverse_plan(std::size_t size) {
+    static std::map<std::size_t, fftw_plan> cache;
+    const std::lock_guard lock(planner_mutex);
+    if (const auto found = cache.find(size); found != cache.end()) {
+        return found->second;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto* data = static_cast<fftw_complex*>(fftw_malloc(sizeof(fftw_complex) * size));
+    const fftw_plan plan = fftw_plan_dft_1d(static_cast<int>(size), data, data, FFTW_BACKWARD, FFTW_ESTIMATE);
+    fftw_free(data);
+    if (plan == nullptr) {
+        throw std::bad_alloc();
+    }
+    planning_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    cache.emplace(size, plan);
+    return plan;
+}
+
 }  // namespace
 
 std::size_t next_fast_fft_size(std::size_t minimum_size) {
@@ -202,33 +221,31 @@ std::vector<std::complex<double>> analytic_signal(std::span<const float> signal)
     fft.execute_forward();
     const auto bins = fft.bin_buffer();
 
-    std::vector<std::complex<double>> spectrum(fft_size, {0.0, 0.0});
-    spectrum[0] = bins[0];
+    // The inverse runs in an fftw_malloc'd buffer with a cached plan: plans may assume the SIMD
+    // alignment of the array they were made on, which std::vector does not promise.
+    const fftw_plan plan = complex_inverse_plan(fft_size);
+    auto* spectrum = static_cast<fftw_complex*>(fftw_malloc(sizeof(fftw_complex) * fft_size));
+    if (spectrum == nullptr) {
+        throw std::bad_alloc();
+    }
+    auto* values = reinterpret_cast<std::complex<double>*>(spectrum);
+    values[0] = bins[0];
     for (std::size_t k = 1; k < bins.size(); ++k) {
-        spectrum[k] = 2.0 * bins[k];
+        values[k] = 2.0 * bins[k];
     }
     if (fft_size % 2 == 0) {
-        spectrum[fft_size / 2] = bins[fft_size / 2];
+        values[fft_size / 2] = bins[fft_size / 2];
     }
+    std::fill(values + bins.size(), values + fft_size, std::complex<double>{0.0, 0.0});
+    fftw_execute_dft(plan, spectrum, spectrum);
 
-    fftw_plan plan;
-    {
-        const std::lock_guard lock(planner_mutex);
-        auto* data = reinterpret_cast<fftw_complex*>(spectrum.data());
-        plan = fftw_plan_dft_1d(static_cast<int>(fft_size), data, data, FFTW_BACKWARD, FFTW_ESTIMATE);
-    }
-    fftw_execute(plan);
-    {
-        const std::lock_guard lock(planner_mutex);
-        fftw_destroy_plan(plan);
-    }
-
-    spectrum.resize(n);
     const double scale = 1.0 / static_cast<double>(fft_size);
-    for (auto& value : spectrum) {
-        value *= scale;
+    std::vector<std::complex<double>> analytic(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        analytic[i] = values[i] * scale;
     }
-    return spectrum;
+    fftw_free(spectrum);
+    return analytic;
 }
 
 double fft_planning_time_s() {

@@ -47,6 +47,10 @@ constexpr double max_fraction_of_nyquist = 0.95;
 // smooth filters. A component at the response's far end rotates by up to 90° between bins and
 // loses up to 3 dB in the interpolated value, which matters only for unsmoothed late reflections.
 constexpr std::size_t fft_padding_factor = 4;
+// Padding stops growing past this size: bins of a 2^18-point FFT are 0.18 Hz apart at 48 kHz,
+// finer than the 1/48-octave grid down to 25 Hz, and four times longer responses (minutes of
+// reverberation) would need 64 MB per transform for no visible gain.
+constexpr std::size_t max_padded_fft_size = std::size_t{1} << 18;
 
 // Smallest FFT used; keeps the bin grid usable for very short responses.
 constexpr std::size_t minimum_fft_size = 4096;
@@ -119,7 +123,8 @@ FrequencyResponse plain_fft_response(std::span<const float> ir, double sample_ra
                                      double reference_sample, const ResponseOptions& options,
                                      std::vector<double> grid_hz) {
     const std::size_t fft_size =
-        next_fast_fft_size(std::max(fft_padding_factor * ir.size(), minimum_fft_size));
+        next_fast_fft_size(std::max({std::min(fft_padding_factor * ir.size(), max_padded_fft_size), ir.size(),
+                                     minimum_fft_size}));
     RealFft<double> fft(fft_size);
     auto time = fft.time_buffer();
     std::copy(ir.begin(), ir.end(), time.begin());
