@@ -123,6 +123,15 @@ json channel_json(const ChannelAnalysis& channel, const AnalysisOptions& options
     }
     out["metrics"] = channel.metrics ? metrics_json(*channel.metrics) : json(nullptr);
     out["response"] = channel.response ? response_json(*channel.response, options.smoothing) : json(nullptr);
+    if (options.phase_split) {
+        json split = nullptr;
+        if (channel.phase_split) {
+            split = {{"minimum_phase_deg", numbers_json(channel.phase_split->minimum_phase.phase_deg)},
+                     {"excess_phase_deg", numbers_json(channel.phase_split->excess_phase_deg)},
+                     {"excess_group_delay_ms", numbers_json(channel.phase_split->excess_group_delay_ms)}};
+        }
+        out["phase_split"] = split;
+    }
     if (options.distortion) {
         out["distortion"] = channel.distortion ? distortion_json(*channel.distortion) : json(nullptr);
     }

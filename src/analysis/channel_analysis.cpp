@@ -86,12 +86,24 @@ void analyze_impulse_response(ChannelAnalysis& result, std::span<const float> ir
 
     result.metrics = compute_room_metrics(ir, result.sample_rate_hz, result.arrival->start_sample);
 
+    // Windowing shapes only the response; the metrics above need the whole decay.
+    std::vector<float> windowed;
+    std::span<const float> response_ir = ir;
+    if (options.response_window) {
+        windowed = apply_left_right_window(ir, arrival.arrival_sample, result.sample_rate_hz, *options.response_window);
+        response_ir = windowed;
+    }
+
     ResponseOptions response_options;
     response_options.smoothing = options.smoothing;
     response_options.points_per_octave = options.response_points_per_octave;
     response_options.end_freq_hz = std::min(response_options.end_freq_hz, 0.45 * result.sample_rate_hz);
+    response_options.fdw_cycles = options.fdw_cycles;
     FrequencyResponse response =
-        compute_frequency_response(ir, result.sample_rate_hz, result.arrival->arrival_sample, response_options);
+        compute_frequency_response(response_ir, result.sample_rate_hz, arrival.arrival_sample, response_options);
+    if (options.phase_split) {
+        result.phase_split = split_minimum_excess_phase(response_ir, result.sample_rate_hz, response.freq_hz);
+    }
     if (options.mic_calibration) {
         response = io::apply_mic_calibration(response, *options.mic_calibration);
     }

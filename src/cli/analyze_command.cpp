@@ -33,6 +33,9 @@ struct AnalyzeArguments {
     bool distortion = false;
     bool json = false;
     double max_delay_ms = 1000.0;
+    std::vector<double> window_ms;
+    std::optional<double> fdw_cycles;
+    bool phase_split = false;
 };
 
 /// Raw-audio layout from the options; set only when the user gave any of them.
@@ -70,6 +73,8 @@ std::optional<io::RawAudioLayout> raw_layout_from(const AnalyzeArguments& args, 
     return layout;
 }
 
+using analysis::LeftRightWindow;
+
 analysis::AnalysisOptions analysis_options_from(const AnalyzeArguments& args) {
     analysis::AnalysisOptions options;
     options.smoothing = analysis::parse_smoothing(args.smoothing);
@@ -78,6 +83,18 @@ analysis::AnalysisOptions analysis_options_from(const AnalyzeArguments& args) {
     }
     options.distortion = args.distortion;
     options.max_delay_ms = args.max_delay_ms;
+    if (!args.window_ms.empty()) {
+        if (args.window_ms.size() != 2 || !(args.window_ms[0] >= 0.0) || !(args.window_ms[1] > 0.0)) {
+            throw Error("--window-ms takes LEFT,RIGHT: milliseconds before and after the arrival, e.g. 10,500",
+                        ErrorKind::configuration);
+        }
+        LeftRightWindow window;
+        window.left_ms = args.window_ms[0];
+        window.right_ms = args.window_ms[1];
+        options.response_window = window;
+    }
+    options.fdw_cycles = args.fdw_cycles;
+    options.phase_split = args.phase_split;
     if (!args.mic_cal_path.empty()) {
         try {
             options.mic_calibration = io::read_mic_calibration(args.mic_cal_path);
@@ -188,6 +205,16 @@ Command add_analyze_command(CLI::App& app) {
                         "Largest delay between channels searched for in recordings that are not impulse responses, in ms")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    command->add_option("--window-ms", args->window_ms,
+                        "Window the impulse response before computing its response: LEFT,RIGHT in ms around the "
+                        "arrival (Hann rise before, Tukey fall after); metrics still use the whole response")
+        ->delimiter(',')
+        ->expected(2);
+    command->add_option("--fdw-cycles", args->fdw_cycles,
+                        "Frequency-dependent window of this many cycles at each frequency (e.g. 15), centred on the arrival")
+        ->check(CLI::Range(1.0, 1000.0));
+    command->add_flag("--phase-split", args->phase_split,
+                      "Also report minimum phase, excess phase and excess group delay (JSON only)");
     command->add_flag("--json", args->json, "Print one JSON document instead of tables");
 
     return {command, [args, command] { return run_analyze(*args, *command); }};

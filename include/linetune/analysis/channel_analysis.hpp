@@ -6,7 +6,9 @@
 #include "linetune/analysis/room_metrics.hpp"
 #include "linetune/analysis/signal_quality.hpp"
 #include "linetune/analysis/smoothing.hpp"
+#include "linetune/analysis/minimum_phase.hpp"
 #include "linetune/analysis/time_delay.hpp"
+#include "linetune/analysis/window.hpp"
 #include "linetune/core/frequency_response.hpp"
 #include "linetune/io/measurement_file.hpp"
 #include "linetune/io/mic_calibration.hpp"
@@ -25,6 +27,9 @@ struct AnalysisOptions {
     std::optional<io::MicCalibration> mic_calibration;  ///< subtracted from every magnitude response
     bool distortion = false;                           ///< needs a played sweep
     double max_delay_ms = 1000.0;                      ///< search range of delays between channels
+    std::optional<LeftRightWindow> response_window;    ///< window around the arrival before the response
+    std::optional<double> fdw_cycles;                  ///< frequency-dependent window width in cycles
+    bool phase_split = false;                          ///< also report minimum and excess phase
 };
 
 /// Results for one channel of a file (or one trace of a frequency-response file).
@@ -42,6 +47,7 @@ struct ChannelAnalysis {
     std::vector<std::string> notes;  ///< one sentence per flag or oddity, for people
     std::optional<RoomMetrics> metrics;
     std::optional<FrequencyResponse> response;
+    std::optional<PhaseSplit> phase_split;  ///< on the response's frequencies, with --phase-split
     std::optional<HarmonicDistortion> distortion;
     std::optional<double> delay_to_channel_1_ms;
 
