@@ -1,6 +1,7 @@
 #include "linetune/analysis/arrival.hpp"
 
 #include "linetune/analysis/fft.hpp"
+#include "golden_section.hpp"
 #include "linetune/analysis/window.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
@@ -144,30 +145,8 @@ private:
 /// Position in [low, high] of the largest envelope |z(t)|, by golden-section search; the
 /// envelope must have a single maximum in the bracket.
 double refine_envelope_peak(const AnalyticInterpolator& analytic, double low, double high) {
-    const double inverse_golden = (std::sqrt(5.0) - 1.0) / 2.0;
     const auto envelope_power = [&](double t) { return std::norm(analytic.value_at(t)); };
-    double a = low;
-    double b = high;
-    double c = b - inverse_golden * (b - a);
-    double d = a + inverse_golden * (b - a);
-    double power_c = envelope_power(c);
-    double power_d = envelope_power(d);
-    for (int i = 0; i < peak_search_iterations; ++i) {
-        if (power_c > power_d) {
-            b = d;
-            d = c;
-            power_d = power_c;
-            c = b - inverse_golden * (b - a);
-            power_c = envelope_power(c);
-        } else {
-            a = c;
-            c = d;
-            power_c = power_d;
-            d = a + inverse_golden * (b - a);
-            power_d = envelope_power(d);
-        }
-    }
-    return 0.5 * (a + b);
+    return golden_section_maximum(envelope_power, low, high, peak_search_iterations);
 }
 
 /// Exact definitions shared with the reference timing of the test data: peak = first index of

@@ -1,6 +1,7 @@
 #include "linetune/analysis/time_delay.hpp"
 
 #include "linetune/analysis/fft.hpp"
+#include "golden_section.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -109,30 +110,8 @@ private:
 
 /// Largest of polarity·ρ(τ) in [low, high] by golden-section search (ρ has one maximum there).
 double refine_peak(const PhatCorrelation& correlation, int polarity, double low, double high) {
-    const double inverse_golden = (std::sqrt(5.0) - 1.0) / 2.0;
     const auto value = [&](double lag) { return polarity * correlation.at_lag(lag); };
-    double a = low;
-    double b = high;
-    double c = b - inverse_golden * (b - a);
-    double d = a + inverse_golden * (b - a);
-    double value_c = value(c);
-    double value_d = value(d);
-    for (int i = 0; i < peak_search_iterations; ++i) {
-        if (value_c > value_d) {
-            b = d;
-            d = c;
-            value_d = value_c;
-            c = b - inverse_golden * (b - a);
-            value_c = value(c);
-        } else {
-            a = c;
-            c = d;
-            value_c = value_d;
-            d = a + inverse_golden * (b - a);
-            value_d = value(d);
-        }
-    }
-    return 0.5 * (a + b);
+    return golden_section_maximum(value, low, high, peak_search_iterations);
 }
 
 TimeDelay estimate_delay(const std::vector<std::complex<double>>& reference,

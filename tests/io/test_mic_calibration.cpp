@@ -10,20 +10,8 @@
 namespace linetune::io {
 namespace {
 
-std::filesystem::path write_file(const std::filesystem::path& path, std::string_view bytes) {
-    std::ofstream stream(path, std::ios::binary);
-    stream.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    return path;
-}
-
-std::string error_message(const auto& action) {
-    try {
-        action();
-    } catch (const Error& error) {
-        return error.what();
-    }
-    return "(no error)";
-}
+using test::error_message;
+using test::write_file;
 
 std::filesystem::path drc_mic_dir() { return test::shared_data_dir() / "formats" / "mic-cal"; }
 

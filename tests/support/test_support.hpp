@@ -2,9 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include "linetune/core/error.hpp"
+
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <string_view>
 
 namespace linetune::test {
 
@@ -31,6 +35,23 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
+}
+
+/// Writes the bytes to a file (replacing it) and returns its path.
+inline std::filesystem::path write_file(const std::filesystem::path& path, std::string_view bytes) {
+    std::ofstream stream(path, std::ios::binary);
+    stream.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return path;
+}
+
+/// Message of the linetune::Error the action throws, or "(no error)".
+inline std::string error_message(const auto& action) {
+    try {
+        action();
+    } catch (const Error& error) {
+        return error.what();
+    }
+    return "(no error)";
 }
 
 }  // namespace linetune::test
