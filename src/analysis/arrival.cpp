@@ -34,6 +34,10 @@ constexpr double direct_sound_window_ms = 1.0;
 // one is the direct sound. Two nearly equal arrivals (direct sound and a close reflection) thus
 // resolve to the first, and pre-ringing side lobes (13 dB or more below the main lobe) are skipped.
 constexpr double direct_peak_margin_db = 6.0;
+// ...and counts as a separate arrival only when the envelope falls at least this far below it
+// before the stronger peak. Smaller dips are ripple on one pulse; a larger value would merge a
+// direct sound with a reflection less than a millisecond behind it.
+constexpr double separate_arrival_valley_db = 3.0;
 // The onset is where the direct sound's envelope rises through this level below its own peak.
 constexpr double onset_threshold_db = 20.0;
 // Noise before the arrival is measured up to this time before the onset, so that the rising
@@ -194,7 +198,14 @@ std::size_t find_direct_sound(const std::vector<double>& envelope, double sample
     const double direct_level = envelope[strongest] * amplitude_from_db(-direct_peak_margin_db);
     for (std::size_t n = first; n < strongest; ++n) {
         const bool local_max = (n == 0 || envelope[n] >= envelope[n - 1]) && envelope[n] >= envelope[n + 1];
-        if (local_max && envelope[n] >= direct_level) {
+        if (!local_max || envelope[n] < direct_level) {
+            continue;
+        }
+        // A separate arrival has a valley after it; a ripple on the rising edge of one broad pulse
+        // (a woofer's band-limited direct sound) does not, and belongs to the stronger peak.
+        const double valley = *std::min_element(envelope.begin() + static_cast<std::ptrdiff_t>(n),
+                                                envelope.begin() + static_cast<std::ptrdiff_t>(strongest) + 1);
+        if (valley <= envelope[n] * amplitude_from_db(-separate_arrival_valley_db)) {
             return n;
         }
     }
@@ -263,8 +274,10 @@ double direct_to_noise_db(std::span<const float> ir, const std::vector<double>& 
 }
 
 void add_notes(Arrival& arrival, const std::vector<double>& envelope, std::size_t direct_peak,
-               double direct_envelope, bool polarity_uncertain, double direct_to_noise, double sample_rate_hz) {
-    const auto ms = [&](double sample) { return format_number(ms_from_samples(sample, sample_rate_hz), 1); };
+               double direct_envelope, bool polarity_uncertain, double direct_to_noise, double sample_rate_hz, double time_zero_sample) {
+    const auto ms = [&](double sample) {
+        return format_number(ms_from_samples(sample - time_zero_sample, sample_rate_hz), 1);
+    };
 
     const auto envelope_max_index = static_cast<std::size_t>(
         std::max_element(envelope.begin(), envelope.end()) - envelope.begin());
@@ -303,7 +316,7 @@ void add_notes(Arrival& arrival, const std::vector<double>& envelope, std::size_
 //     peaks at the pulse centre, so the estimate is unbiased for a pure delay.
 //  4. Polarity is the sign of the largest sample in the direct sound's main lobe (onset to as far
 //     after the peak), which for a symmetric pulse is its centre.
-Arrival estimate_arrival(std::span<const float> ir, double sample_rate_hz) {
+Arrival estimate_arrival(std::span<const float> ir, double sample_rate_hz, double time_zero_sample) {
     validate_input(ir, sample_rate_hz);
     Arrival arrival;
     find_peak_and_start(ir, arrival);
@@ -331,7 +344,8 @@ Arrival estimate_arrival(std::span<const float> ir, double sample_rate_hz) {
         direct_to_noise_db(ir, envelope, arrival.onset_sample, direct_envelope, sample_rate_hz);
     arrival.confidence = std::clamp((direct_to_noise - confidence_zero_db) / (confidence_full_db - confidence_zero_db),
                                     0.0, 1.0);
-    add_notes(arrival, envelope, direct_peak, direct_envelope, polarity_uncertain, direct_to_noise, sample_rate_hz);
+    add_notes(arrival, envelope, direct_peak, direct_envelope, polarity_uncertain, direct_to_noise, sample_rate_hz,
+              time_zero_sample);
     return arrival;
 }
 

@@ -153,7 +153,7 @@ ChannelAnalysis analyze_audio_channel(std::span<const float> samples, std::size_
                                " samples sit at full scale: the measurement clipped; lower the level and measure again");
     }
     // Peak and start are defined for any signal; the arrival only for impulse responses.
-    const Arrival timing = estimate_arrival(ir, sample_rate_hz);
+    const Arrival timing = estimate_arrival(ir, sample_rate_hz, time_base.time_zero_sample);
     result.peak_sample = timing.peak_sample;
     result.start_sample = timing.start_sample;
     if (!quality.impulse_response) {

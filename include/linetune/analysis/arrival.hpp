@@ -26,6 +26,7 @@ struct Arrival {
 /// Finds the sample peak, the ISO 3382-1 start and the direct sound (the first strong arrival,
 /// not necessarily the largest sample) of an impulse response. Throws Error for an empty or
 /// all-zero input, a non-finite sample or a sample rate that is not positive.
-Arrival estimate_arrival(std::span<const float> ir, double sample_rate_hz);
+/// Times in the notes count from time_zero_sample (the signal's time base).
+Arrival estimate_arrival(std::span<const float> ir, double sample_rate_hz, double time_zero_sample = 0.0);
 
 }  // namespace linetune::analysis
