@@ -120,6 +120,7 @@ json channel_json(const ChannelAnalysis& channel, const AnalysisOptions& options
     out["notes"] = channel.notes;
     if (multichannel) {
         out["delays_to_channel_1_ms"] = number_or_null(channel.delay_to_channel_1_ms);
+        out["delay_confidence"] = number_or_null(channel.delay_confidence);
     }
     out["metrics"] = channel.metrics ? metrics_json(*channel.metrics) : json(nullptr);
     out["response"] = channel.response ? response_json(*channel.response, options.smoothing) : json(nullptr);

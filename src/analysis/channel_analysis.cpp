@@ -24,6 +24,16 @@ constexpr double minimum_tail_after_sweep_s = 0.1;
 // All pairwise delays cost N² cross-spectra; above this many channels only delays to channel 1
 // are computed (16 channels: 120 pairs, about a second for 3 s recordings).
 constexpr std::size_t max_channels_for_delay_matrix = 16;
+// Recordings that are not impulse responses are cross-correlated over at most this many seconds.
+constexpr double max_cross_correlation_s = 60.0;
+// Below this GCC-PHAT correlation (the mean cosine of the phase error, 0 for unrelated noise
+// and under 0.2 in practice) a delay is flagged as unreliable; real shared-source recordings
+// reach 0.7 and more.
+constexpr double min_delay_confidence = 0.3;
+// An impulse response is analysed up to this long after its largest sample. The longest
+// reverberation times of large halls and churches stay under 12 s, and decay metrics and
+// responses of longer files would cost memory in proportion (a 10-minute file needs gigabytes).
+constexpr double max_response_after_peak_s = 20.0;
 
 std::string format_fixed(double value, int decimals) {
     char buffer[64];
@@ -41,6 +51,11 @@ std::vector<float> linear_impulse_response(std::span<const float> recording, Swe
     const SweepEstimate& sweep = deconvolver.sweep();
     const auto sweep_end = static_cast<double>(sweep.first_sample) + sweep.duration_s * sample_rate_hz;
     const double tail_samples = static_cast<double>(recording.size()) - sweep_end;
+    if (tail_samples < 0.0) {
+        throw Error("the recording (" + format_fixed(static_cast<double>(recording.size()) / sample_rate_hz, 3) +
+                    " s) is shorter than the sweep it should contain (" + format_fixed(sweep_end / sample_rate_hz, 3) +
+                    " s); record the whole sweep and the room's decay after it");
+    }
     if (tail_samples < minimum_tail_after_sweep_s * sample_rate_hz) {
         throw Error("the recording ends " +
                     format_fixed(1000.0 * tail_samples / sample_rate_hz, 1) +
@@ -50,10 +65,15 @@ std::vector<float> linear_impulse_response(std::span<const float> recording, Swe
     }
 
     std::vector<float> deconvolved = deconvolver.deconvolve(recording);
+    const auto linear_length = static_cast<std::size_t>(tail_samples);
     if (distortion != nullptr) {
-        *distortion = measure_harmonic_distortion(deconvolved, sample_rate_hz, sweep, 0.0);
+        // Harmonic n sits L·ln n before the linear response's own start (the system's delay
+        // included), so the start is found first on the linear part.
+        const Arrival linear = estimate_arrival(std::span<const float>(deconvolved).first(linear_length), sample_rate_hz);
+        *distortion = measure_harmonic_distortion(deconvolved, sample_rate_hz, sweep,
+                                                  static_cast<double>(linear.start_sample));
     }
-    deconvolved.resize(static_cast<std::size_t>(tail_samples));
+    deconvolved.resize(linear_length);
     return deconvolved;
 }
 
@@ -167,6 +187,14 @@ ChannelAnalysis analyze_audio_channel(std::span<const float> samples, std::size_
         result.notes.emplace_back("the decay does not reach the noise floor before the file ends: decay metrics "
                                   "are biased short; export or record a longer response");
     }
+    const auto analysed_end = std::min(
+        ir.size(), timing.peak_sample + static_cast<std::size_t>(max_response_after_peak_s * sample_rate_hz));
+    if (analysed_end < ir.size()) {
+        result.notes.push_back("only the first " + format_fixed(ms_from_samples(static_cast<double>(analysed_end), sample_rate_hz) / 1000.0, 1) +
+                               " s (up to " + format_fixed(max_response_after_peak_s, 0) +
+                               " s after the peak) are analysed for metrics and the response");
+        ir = ir.first(analysed_end);
+    }
     analyze_impulse_response(result, ir, timing, time_base, options);
     return result;
 }
@@ -207,16 +235,38 @@ void add_delays_to_channel_1(FileAnalysis& file, const AnalysisOptions& options,
 
     const auto max_lag = static_cast<std::size_t>(std::min(
         samples_from_ms(options.max_delay_ms, fs), static_cast<double>(signal.frame_count() / 2)));
-    if (signal.channel_count() <= max_channels_for_delay_matrix) {
-        file.delay_matrix = gcc_phat_delay_matrix(signal, max_lag);
-        for (std::size_t c = 0; c < file.channels.size(); ++c) {
-            file.channels[c].delay_to_channel_1_ms = ms_from_samples(file.delay_matrix[0][c].delay_samples, fs);
-        }
-        return;
+    // Long recordings are cross-correlated over their first minutes only: that is plenty of
+    // signal for a delay, and a whole 10-minute file would need gigabytes of spectra.
+    const std::size_t frames = std::min(signal.frame_count(), static_cast<std::size_t>(max_cross_correlation_s * fs));
+    MultichannelSignal head(signal.channel_count(), frames, fs);
+    for (std::size_t c = 0; c < signal.channel_count(); ++c) {
+        std::copy_n(signal.channel(c).begin(), frames, head.channel(c).begin());
     }
+    const auto lag = std::min(max_lag, frames / 2);
+
+    std::vector<TimeDelay> to_channel_1(file.channels.size());
+    if (signal.channel_count() <= max_channels_for_delay_matrix) {
+        file.delay_matrix = gcc_phat_delay_matrix(head, lag);
+        to_channel_1 = file.delay_matrix[0];
+    } else {
+        for (std::size_t c = 0; c < file.channels.size(); ++c) {
+            to_channel_1[c] = gcc_phat_delay(head.channel(0), head.channel(c), lag);
+        }
+    }
+    const bool reference_dead = file.channels.front().has_flag("dead");
     for (std::size_t c = 0; c < file.channels.size(); ++c) {
-        const TimeDelay delay = gcc_phat_delay(signal.channel(0), signal.channel(c), max_lag);
-        file.channels[c].delay_to_channel_1_ms = ms_from_samples(delay.delay_samples, fs);
+        ChannelAnalysis& channel = file.channels[c];
+        if (reference_dead || channel.has_flag("dead")) {
+            continue;  // no delay to or from a silent channel
+        }
+        channel.delay_to_channel_1_ms = ms_from_samples(to_channel_1[c].delay_samples, fs);
+        channel.delay_confidence = to_channel_1[c].confidence;
+        if (c > 0 && to_channel_1[c].confidence < min_delay_confidence) {
+            channel.flags.emplace_back("delay_unreliable");
+            channel.notes.push_back("the delay to channel 1 rests on a weak correlation (" +
+                                    format_fixed(to_channel_1[c].confidence, 2) +
+                                    "): the channels may not share a source, or the delay exceeds --max-delay-ms");
+        }
     }
 }
 

@@ -2,7 +2,10 @@
 
 #include "linetune/core/units.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <algorithm>
+#include <optional>
 #include <string>
 
 namespace linetune::cli {
@@ -13,7 +16,9 @@ std::string fixed(const std::optional<double>& value, int decimals, int width) {
     if (!value) {
         std::snprintf(buffer, sizeof buffer, "%*s", width, "-");
     } else {
-        std::snprintf(buffer, sizeof buffer, "%*.*f", width, decimals, *value);
+        // Adding 0.0 turns a negative zero into +0 so that "-0.000" is never printed.
+        const double rounded = std::round(*value * std::pow(10.0, decimals)) / std::pow(10.0, decimals) + 0.0;
+        std::snprintf(buffer, sizeof buffer, "%*.*f", width, decimals, rounded);
     }
     return buffer;
 }
@@ -60,7 +65,7 @@ void print_header(std::ostream& out, const analysis::FileAnalysis& file) {
 
 void print_impulse_rows(std::ostream& out, const analysis::FileAnalysis& file) {
     const bool multichannel = file.measurement.info.channels > 1;
-    out << "  ch  arrival_ms  conf  peak_ms  start_ms  pol  peak_dBFS  PNR_dB  EDT_s  T30_s  C80_dB"
+    out << "  ch  arrival_ms  conf    peak_ms   start_ms  pol  peak_dBFS  PNR_dB  EDT_s  T30_s  C80_dB"
         << (multichannel ? "  delay_to_1_ms" : "") << "  flags\n";
     for (const auto& channel : file.channels) {
         const auto& arrival = channel.arrival;
@@ -71,8 +76,8 @@ void print_impulse_rows(std::ostream& out, const analysis::FileAnalysis& file) {
             line, sizeof line, "  %2zu  %s  %s  %s  %s  %3s  %s  %s  %s  %s  %s", channel.channel,
             fixed(ms_of(arrival ? std::optional(arrival->arrival_sample) : std::nullopt, channel), 3, 10).c_str(),
             fixed(arrival ? std::optional(arrival->confidence) : std::nullopt, 2, 4).c_str(),
-            fixed(ms_of(channel.peak_sample ? std::optional(static_cast<double>(*channel.peak_sample)) : std::nullopt, channel), 3, 7).c_str(),
-            fixed(ms_of(channel.start_sample ? std::optional(static_cast<double>(*channel.start_sample)) : std::nullopt, channel), 3, 8).c_str(),
+            fixed(ms_of(channel.peak_sample ? std::optional(static_cast<double>(*channel.peak_sample)) : std::nullopt, channel), 3, 9).c_str(),
+            fixed(ms_of(channel.start_sample ? std::optional(static_cast<double>(*channel.start_sample)) : std::nullopt, channel), 3, 9).c_str(),
             arrival ? (arrival->polarity > 0 ? "+" : "-") : "-",
             fixed(quality ? std::optional(quality->peak_dbfs) : std::nullopt, 1, 9).c_str(),
             fixed(quality ? std::optional(quality->peak_to_noise_db) : std::nullopt, 1, 6).c_str(),
@@ -119,19 +124,54 @@ void print_notes(std::ostream& out, const analysis::FileAnalysis& file) {
         for (const auto& note : channel.notes) {
             out << "  ch " << channel.channel << ": " << note << '\n';
         }
+        if (channel.metrics) {
+            for (const auto& warning : channel.metrics->broadband.warnings) {
+                out << "  ch " << channel.channel << ": broadband " << warning << '\n';
+            }
+        }
+    }
+}
+
+/// THD and H2/H3 at octave frequencies; the full curves are in --json.
+void print_distortion(std::ostream& out, const analysis::FileAnalysis& file) {
+    for (const auto& channel : file.channels) {
+        if (!channel.distortion || channel.distortion->freq_hz.empty()) {
+            continue;
+        }
+        const auto& d = *channel.distortion;
+        out << "  ch " << channel.channel << " distortion (% of the fundamental):\n";
+        out << "       freq_Hz   THD_%    H2_%    H3_%\n";
+        for (double octave_hz = 31.25; octave_hz <= d.freq_hz.back(); octave_hz *= 2.0) {
+            const auto nearest = std::min_element(d.freq_hz.begin(), d.freq_hz.end(), [&](double a, double b) {
+                return std::fabs(std::log(a / octave_hz)) < std::fabs(std::log(b / octave_hz));
+            });
+            const auto i = static_cast<std::size_t>(nearest - d.freq_hz.begin());
+            if (std::fabs(std::log2(d.freq_hz[i] / octave_hz)) > 0.1) {
+                continue;
+            }
+            const auto percent = [](double value) {
+                return std::isfinite(value) ? std::optional<double>(value) : std::nullopt;
+            };
+            out << "  " << fixed(d.freq_hz[i], 0, 12) << fixed(percent(d.thd_percent[i]), 3, 8)
+                << fixed(percent(d.harmonic_percent[0][i]), 3, 8) << fixed(percent(d.harmonic_percent[1][i]), 3, 8)
+                << '\n';
+        }
     }
 }
 
 }  // namespace
 
 void print_file_analysis(std::ostream& out, const analysis::FileAnalysis& file, const analysis::AnalysisOptions& options) {
-    (void)options;
     print_header(out, file);
+    if (options.mic_calibration) {
+        out << "  note: microphone calibration subtracted from every response\n";
+    }
     if (file.measurement.kind == io::MeasurementKind::frequency_response) {
         print_response_rows(out, file);
     } else {
         print_impulse_rows(out, file);
         print_octave_bands(out, file);
+        print_distortion(out, file);
     }
     print_notes(out, file);
     out << '\n';

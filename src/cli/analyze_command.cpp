@@ -70,6 +70,11 @@ std::optional<io::RawAudioLayout> raw_layout_from(const AnalyzeArguments& args, 
         throw Error("--endian '" + args.endian + "' is not one of little, big", ErrorKind::configuration);
     }
     layout.endian = *endian;
+    try {
+        io::validate_raw_audio_layout(layout);
+    } catch (const Error& error) {
+        throw Error(error.what(), ErrorKind::configuration);
+    }
     return layout;
 }
 
@@ -162,9 +167,10 @@ int run_analyze(const AnalyzeArguments& args, const CLI::App& command) {
     }
 
     if (args.json) {
-        std::cout << document.dump(2) << '\n';
-    } else if (failed > 0) {
-        std::cout << failed << " of " << args.files.size() << " file(s) could not be analysed (see the messages above)\n";
+        std::cout << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    }
+    if (failed > 0) {
+        std::cerr << "linetune: " << failed << " of " << args.files.size() << " file(s) could not be analysed\n";
     }
     return failed > 0 ? 1 : 0;
 }
@@ -184,16 +190,17 @@ Command add_analyze_command(CLI::App& app) {
     command->add_option("files", args->files, "Measurement files to analyse")->required();
     command->add_option("--sweep", args->sweep_path,
                         "The played sweep (mono WAV); the files are then recordings of it and are deconvolved");
-    command->add_option("--channel", args->channel, "Analyse only this channel (1-based)")->check(CLI::PositiveNumber);
+    command->add_option("--channel", args->channel, "Analyse only this channel (1-based)")->check(number_in_range(1, 64, ""));
     command->add_option("--sample-rate", args->sample_rate_hz,
                         "Sample rate of headerless raw files, in Hz; for files with a header it must match")
-        ->check(CLI::PositiveNumber);
-    command->add_option("--channels", args->channels, "Channel count of headerless raw files")->check(CLI::PositiveNumber);
+        ->check(number_in_range(1000, 768000, "Hz"));
+    command->add_option("--channels", args->channels, "Channel count of headerless raw files")
+        ->check(number_in_range(1, 64, "channels"));
     command->add_option("--sample-format", args->sample_format, "Sample format of headerless raw files: s16, s24, s32, f32 or f64");
     command->add_option("--endian", args->endian, "Byte order of headerless raw files: little (default) or big");
     command->add_option("--t0-sample", args->t0_sample,
                         "Sample index where t = 0 sits (REW's 't=0 at sample' convention); times are then absolute")
-        ->check(CLI::NonNegativeNumber);
+        ->check(number_in_range(0, 1e12, "samples"));
     command->add_option("--mic-cal", args->mic_cal_path,
                         "Microphone calibration file (UMIK, Dayton or plain frequency/dB[/phase] columns); its "
                         "deviation is subtracted from every magnitude response");
@@ -203,7 +210,7 @@ Command add_analyze_command(CLI::App& app) {
     command->add_flag("--distortion", args->distortion, "With --sweep: report THD and harmonics H2 to H5 per frequency");
     command->add_option("--max-delay-ms", args->max_delay_ms,
                         "Largest delay between channels searched for in recordings that are not impulse responses, in ms")
-        ->check(CLI::PositiveNumber)
+        ->check(number_in_range(0.01, 60000, "ms"))
         ->capture_default_str();
     command->add_option("--window-ms", args->window_ms,
                         "Window the impulse response before computing its response: LEFT,RIGHT in ms around the "
@@ -212,7 +219,7 @@ Command add_analyze_command(CLI::App& app) {
         ->expected(2);
     command->add_option("--fdw-cycles", args->fdw_cycles,
                         "Frequency-dependent window of this many cycles at each frequency (e.g. 15), centred on the arrival")
-        ->check(CLI::Range(1.0, 1000.0));
+        ->check(number_in_range(1, 1000, "cycles"));
     command->add_flag("--phase-split", args->phase_split,
                       "Also report minimum phase, excess phase and excess group delay (JSON only)");
     command->add_flag("--json", args->json, "Print one JSON document instead of tables");

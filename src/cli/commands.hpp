@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace linetune::cli {
 
@@ -11,6 +12,9 @@ struct Command {
     CLI::App* subcommand = nullptr;
     std::function<int()> run;  ///< returns the process exit code
 };
+
+/// Option check: a finite number in [min, max], with a message naming the option's unit.
+CLI::Validator number_in_range(double min, double max, const std::string& unit);
 
 /// Registers `analyze`: impulse-response and measurement-file analysis.
 Command add_analyze_command(CLI::App& app);

@@ -5,9 +5,42 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
+
+namespace linetune::cli {
+
+CLI::Validator number_in_range(double min, double max, const std::string& unit) {
+    const auto describe = [](double value) {
+        std::ostringstream text;
+        text << value;
+        return text.str();
+    };
+    const std::string range = describe(min) + " to " + describe(max) + (unit.empty() ? "" : " " + unit);
+    return CLI::Validator(
+        [=](std::string& input) -> std::string {
+            double value = 0.0;
+            try {
+                std::size_t used = 0;
+                value = std::stod(input, &used);
+                if (used != input.size()) {
+                    return "'" + input + "' is not a number";
+                }
+            } catch (const std::exception&) {
+                return "'" + input + "' is not a number";
+            }
+            if (!std::isfinite(value) || value < min || value > max) {
+                return input + " is outside " + range;
+            }
+            return {};
+        },
+        range);
+}
+
+}  // namespace linetune::cli
 
 int main(int argc, char** argv) {
     CLI::App app{"linetune: measure, analyse and tune live-sound PA systems.\n"
@@ -23,10 +56,16 @@ int main(int argc, char** argv) {
 
     try {
         app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& request) {
+        return app.exit(request);
+    } catch (const CLI::CallForAllHelp& request) {
+        return app.exit(request);
+    } catch (const CLI::CallForVersion& request) {
+        return app.exit(request);
     } catch (const CLI::ParseError& error) {
-        const int code = app.exit(error);
-        // CLI11 returns 0 for --help and --version; every real parse error is a usage error.
-        return code == 0 ? 0 : 2;
+        // Every real parse error is a usage error (exit code 2).
+        std::cerr << "linetune: " << error.what() << "; run 'linetune --help' or 'linetune COMMAND --help'\n";
+        return 2;
     }
 
     try {

@@ -71,7 +71,7 @@ int run_sweep(SweepArguments& args) {
         for (int n = 2; n <= 5; ++n) {
             out["harmonic_advance_ms"].push_back(1000.0 * harmonic_advance_s(p, n));
         }
-        std::cout << out.dump(2) << '\n';
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
         return 0;
     }
     char line[512];

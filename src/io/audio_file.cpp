@@ -1,4 +1,6 @@
 #include "linetune/io/audio_file.hpp"
+#include "linetune/io/text_table.hpp"
+#include "linetune/io/raw_audio.hpp"
 
 #include "linetune/core/error.hpp"
 #include "linetune/io/riff_chunks.hpp"
@@ -485,6 +487,13 @@ AudioFile read_audio_file(const std::filesystem::path& path) {
             throw;
         }
         throw error.with_context(label);
+    }
+
+    const double rate_hz = file.signal.sample_rate_hz();
+    if (rate_hz < raw_audio_min_sample_rate_hz || rate_hz > raw_audio_max_sample_rate_hz) {
+        throw Error(file_label(path) + ": the header declares a sample rate of " + format_number(rate_hz) +
+                    " Hz, outside the " + format_number(raw_audio_min_sample_rate_hz) + " to " +
+                    format_number(raw_audio_max_sample_rate_hz) + " Hz linetune reads; the header is damaged; re-export the file");
     }
 
     file.info.channels = file.signal.channel_count();

@@ -13,13 +13,17 @@ namespace {
 
 std::string quoted(const std::filesystem::path& path) { return "file '" + path.string() + "'"; }
 
-/// True when the first 4 KiB hold a NUL byte: binary data, never one of the text exports.
+/// True when the first 4 KiB hold a NUL byte: binary data, never one of the text exports. UTF-16
+/// text (which starts with a byte-order mark) counts as text, so that the text reader can say
+/// how to convert it.
 bool starts_with_binary_data(const std::filesystem::path& path) {
     std::ifstream file(path, std::ios::binary);
     char buffer[4096];
     file.read(buffer, sizeof buffer);
     const auto count = static_cast<std::size_t>(file.gcount());
-    return std::find(buffer, buffer + count, '\0') != buffer + count;
+    const bool utf16_byte_order_mark =
+        count >= 2 && ((buffer[0] == '\xFF' && buffer[1] == '\xFE') || (buffer[0] == '\xFE' && buffer[1] == '\xFF'));
+    return !utf16_byte_order_mark && std::find(buffer, buffer + count, '\0') != buffer + count;
 }
 
 /// Places t = 0 at the user's sample, which must lie inside the file.

@@ -155,8 +155,30 @@ void write_into(int descriptor, const MultichannelSignal& signal, WavEncoding en
     }
 }
 
-void write_wav_unlabelled(const std::filesystem::path& path, const MultichannelSignal& signal, WavEncoding encoding) {
+/// The path to replace: a symbolic link is followed so that its target is replaced and the link
+/// kept. Anything but a missing path or a writable regular file (a device, a FIFO, a folder, a
+/// read-only file) is rejected, because the rename would silently put a file in its place.
+std::filesystem::path replaceable_path(const std::filesystem::path& requested) {
+    std::error_code error;
+    const std::filesystem::path path =
+        std::filesystem::is_symlink(requested, error) ? std::filesystem::weakly_canonical(requested, error) : requested;
+    const auto status = std::filesystem::status(path, error);
+    if (!std::filesystem::exists(status)) {
+        return path;
+    }
+    if (!std::filesystem::is_regular_file(status)) {
+        throw Error("it exists and is not a regular file (a device, FIFO or folder); choose another output path");
+    }
+    if (::access(path.c_str(), W_OK) != 0) {
+        throw Error("it exists and is read-only; make it writable or choose another output path");
+    }
+    return path;
+}
+
+void write_wav_unlabelled(const std::filesystem::path& requested_path, const MultichannelSignal& signal,
+                          WavEncoding encoding) {
     validate_signal(signal);
+    const std::filesystem::path path = replaceable_path(requested_path);
     const std::filesystem::path folder = folder_of(path);
     std::error_code error;
     if (!std::filesystem::is_directory(folder, error)) {

@@ -32,7 +32,8 @@ class BrokenInputs(unittest.TestCase):
     def assert_single_failure(self, path, message, *options):
         code, out, err = run_linetune("analyze", *options, path)
         self.assertEqual(code, 1, err)
-        self.assertEqual(err, f"linetune: file '{path}': {message}\n")
+        self.assertEqual(err, f"linetune: file '{path}': {message}\n"
+                              "linetune: 1 of 1 file(s) could not be analysed\n")
         return out
 
     def test_truncated_wav(self):
@@ -103,6 +104,25 @@ class BrokenInputs(unittest.TestCase):
         code, _, err = run_linetune("analyze", "--smoothing", "1/5", EXAMPLE)
         self.assertEqual(code, 2)
         self.assertIn("1/5", err)
+
+    def test_utf16_text_names_its_encoding(self):
+        path = scratch_file("utf16.csv", "frequency,dB\n100,1.0\n200,2.0\n".encode("utf-16"))
+        code, _, err = run_linetune("analyze", path)
+        self.assertEqual(code, 1)
+        self.assertIn("UTF-16", err)
+
+    def test_invalid_utf8_keeps_json_valid(self):
+        text = "* Measurement: B\xfchne links\n* Freq(Hz), SPL(dB), Phase(degrees)\n100, 80.0, 0\n200, 81.0, 0\n"
+        path = scratch_file("latin1.txt", text.encode("latin-1"))
+        code, out, err = run_linetune("analyze", "--json", EXAMPLE, path)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(json.loads(out)["files"]), 2)
+
+    def test_option_out_of_range_is_a_usage_error(self):
+        code, _, err = run_linetune("analyze", "--channel", "0", EXAMPLE)
+        self.assertEqual(code, 2)
+        self.assertEqual(err, "linetune: --channel: 0 is outside 1 to 64; run 'linetune --help' or "
+                              "'linetune COMMAND --help'\n")
 
     def test_distortion_needs_a_sweep(self):
         code, _, err = run_linetune("analyze", "--distortion", EXAMPLE)

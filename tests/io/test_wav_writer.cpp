@@ -5,6 +5,7 @@
 
 #include "test_support.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -162,17 +163,38 @@ TEST_CASE("WAV writer read-only folder error") {
     CHECK(entry_count(folder) == 0);
 }
 
-TEST_CASE("WAV writer failed rename leaves nothing") {
-    // The destination is a non-empty folder, so the final rename fails after the whole file was
-    // written; the temporary file must be removed.
-    const auto dir = linetune::test::scratch_dir("wav_failed_rename");
+TEST_CASE("WAV writer keeps a folder in the way") {
+    const auto dir = linetune::test::scratch_dir("wav_folder_in_the_way");
     const auto path = dir / "a.wav";
     fs::create_directories(path / "inside");
     const std::string message = error_message([&] { write_wav(path, test_signal(2, 30000, 48000.0), WavEncoding::pcm24); });
 
-    CHECK(message.starts_with("file '" + path.string() + "': cannot put the written file in place ("));
-    CHECK(message.ends_with("); check that the path is not a folder and that the folder is writable"));
+    CHECK(message == "file '" + path.string() +
+                         "': it exists and is not a regular file (a device, FIFO or folder); choose another output path");
+    CHECK(fs::is_directory(path / "inside"));
     CHECK(entry_count(dir) == 1);
+}
+
+TEST_CASE("WAV writer keeps a FIFO in place") {
+    const auto dir = linetune::test::scratch_dir("wav_fifo");
+    const auto path = dir / "pipe.wav";
+    REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+    const std::string message = error_message([&] { write_wav(path, test_signal(1, 100, 48000.0), WavEncoding::pcm16); });
+
+    CHECK(message.ends_with("it exists and is not a regular file (a device, FIFO or folder); choose another output path"));
+    CHECK(fs::is_fifo(path));
+    CHECK(entry_count(dir) == 1);
+}
+
+TEST_CASE("WAV writer replaces a link's target") {
+    const auto dir = linetune::test::scratch_dir("wav_symlink");
+    write_wav(dir / "target.wav", test_signal(1, 100, 48000.0), WavEncoding::pcm16);
+    fs::create_symlink("target.wav", dir / "link.wav");
+    write_wav(dir / "link.wav", test_signal(2, 300, 48000.0), WavEncoding::pcm16);
+
+    CHECK(fs::is_symlink(dir / "link.wav"));
+    CHECK(read_audio_file(dir / "target.wav").info.channels == 2);
+    CHECK(entry_count(dir) == 2);
 }
 
 TEST_CASE("WAV writer rejects non-finite samples") {

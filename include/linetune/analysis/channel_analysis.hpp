@@ -50,6 +50,7 @@ struct ChannelAnalysis {
     std::optional<PhaseSplit> phase_split;  ///< on the response's frequencies, with --phase-split
     std::optional<HarmonicDistortion> distortion;
     std::optional<double> delay_to_channel_1_ms;
+    std::optional<double> delay_confidence;  ///< GCC-PHAT delays only: correlation at the delay, 0..1
 
     [[nodiscard]] bool has_flag(std::string_view flag) const;
 };
