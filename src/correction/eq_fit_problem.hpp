@@ -9,7 +9,7 @@
 
 namespace linetune::correction::detail {
 
-/// What a fit-grid point contributes to the cost.
+/// Role of a fit-grid point in the cost.
 enum class PointRole : unsigned char {
     correctable,   ///< in band: the EQ should bring the deviation to the level offset
     dip,           ///< in band but in a deep narrow dip: only boost into it is penalised
@@ -23,6 +23,8 @@ struct FitGrid {
     std::vector<double> deviation_db;
     std::vector<double> weight;  ///< data weight of each point, 0 = ignored
     std::vector<PointRole> role;
+    /// Outside the band: the deepest cut tolerated there (positive dB), see eq_fitter.cpp.
+    std::vector<double> outside_cut_room_db;
 };
 
 /// A band in the optimiser's coordinates: ln of frequency and Q, so that steps are relative.
@@ -45,7 +47,6 @@ struct ParameterBounds {
 struct EqLimitsOnGrid {
     double max_boost_db = 0;               ///< the total EQ may not rise above this anywhere
     double outside_band_boost_db = 0;      ///< largest boost tolerated outside the band
-    double outside_band_cut_db = 0;        ///< largest cut tolerated outside the band (positive)
     double sample_rate_hz = 48000;
 };
 
@@ -86,10 +87,8 @@ private:
     FitGrid grid_;
     ParameterBounds bounds_;
     EqLimitsOnGrid limits_;
-    std::vector<double> cos_w_;
-    std::vector<double> sin_w_;
-    std::vector<double> cos_2w_;
-    std::vector<double> sin_2w_;
+    std::vector<double> phi_;          ///< sin²(ω/2) per grid point
+    std::vector<double> phi_squared_;
     std::vector<double> sqrt_weight_;
 };
 

@@ -9,7 +9,7 @@
 
 namespace linetune::correction {
 
-/// What one amplifier channel lets linetune use for EQ (from its device profile).
+/// EQ limits of one amplifier channel, from its device profile.
 struct EqLimits {
     std::size_t max_bands = 10;
     std::vector<analysis::FilterType> allowed_types{analysis::FilterType::peaking,
@@ -28,7 +28,9 @@ struct EqLimits {
 struct EqFitRequest {
     FrequencyResponse measured;  ///< smoothed magnitude in dB (phase ignored), ascending frequencies
     FrequencyResponse target;    ///< target curve in dB, any grid (interpolated), relative level
-    double band_start_hz = 20, band_end_hz = 20000;  ///< operating band: nothing boosted/cut outside
+    /// Operating band. Outside it the EQ boosts by at most 0.1 dB and cuts by at most 2 dB or
+    /// down to the in-band level, whichever is deeper.
+    double band_start_hz = 20, band_end_hz = 20000;
     EqLimits limits;
     std::vector<double> weights;  ///< optional per measured point (data quality), empty = all 1
 };
