@@ -22,4 +22,10 @@ Command add_analyze_command(CLI::App& app);
 /// Registers `sweep`: writes an exponential sine sweep to a WAV file.
 Command add_sweep_command(CLI::App& app);
 
+/// Registers `tune`: per-zone EQ, delay and gain from stored measurements.
+Command add_tune_command(CLI::App& app);
+
+/// Registers `run`: the main job (today: --dry-run on stored measurements).
+Command add_run_command(CLI::App& app);
+
 }  // namespace linetune::cli

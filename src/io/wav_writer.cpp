@@ -3,6 +3,8 @@
 #include "linetune/core/error.hpp"
 #include "linetune/io/audio_file.hpp"
 
+#include "atomic_file.hpp"
+
 #include <sndfile.h>
 
 #include <fcntl.h>
@@ -27,11 +29,6 @@ constexpr std::size_t write_block_frames = 8192;
 // for the header chunks. Larger audio is written as RF64 (EBU Tech 3306).
 constexpr std::uint64_t max_wav_data_bytes = 0xFFFFFFFFULL - 65536;
 
-std::string system_message(int error_number) { return std::generic_category().message(error_number); }
-
-std::filesystem::path folder_of(const std::filesystem::path& path) {
-    return path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-}
 
 std::size_t bytes_per_sample(WavEncoding encoding) {
     switch (encoding) {
@@ -86,26 +83,6 @@ void validate_signal(const MultichannelSignal& signal) {
     }
 }
 
-// Creates a new, empty temporary file beside the destination and returns its descriptor.
-int create_temporary_file(const std::filesystem::path& path, std::filesystem::path& temporary_path) {
-    static std::atomic<unsigned> counter{0};
-    const std::filesystem::path folder = folder_of(path);
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        temporary_path = folder / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                                   std::to_string(counter++));
-        const int descriptor = ::open(temporary_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (descriptor >= 0) {
-            return descriptor;
-        }
-        if (errno != EEXIST) {
-            throw Error("cannot create a temporary file in folder '" + folder.string() + "' (" + system_message(errno) +
-                        "); check that the folder is writable");
-        }
-    }
-    throw Error("cannot create a temporary file in folder '" + folder.string() +
-                "': 100 names were taken; remove stale '.*.tmp-*' files there");
-}
-
 void write_samples(SNDFILE* file, const MultichannelSignal& signal) {
     const std::size_t channels = signal.channel_count();
     std::vector<float> block(write_block_frames * channels);
@@ -124,7 +101,7 @@ void write_samples(SNDFILE* file, const MultichannelSignal& signal) {
     }
 }
 
-// Writes the WAV into an open descriptor and flushes it to disk; the descriptor stays open.
+// Writes the WAV into an open descriptor; the descriptor stays open.
 void write_into(int descriptor, const MultichannelSignal& signal, WavEncoding encoding) {
     SF_INFO info{};
     info.channels = static_cast<int>(signal.channel_count());
@@ -150,68 +127,13 @@ void write_into(int descriptor, const MultichannelSignal& signal, WavEncoding en
         throw Error(std::string("finishing the header failed (") + sf_error_number(status) +
                     "); check the free space on the disk");
     }
-    if (::fsync(descriptor) != 0) {
-        throw Error("flushing to disk failed (" + system_message(errno) + "); check the disk");
-    }
 }
 
-/// The path to replace: a symbolic link is followed so that its target is replaced and the link
-/// kept. Anything but a missing path or a writable regular file (a device, a FIFO, a folder, a
-/// read-only file) is rejected, because the rename would silently put a file in its place.
-std::filesystem::path replaceable_path(const std::filesystem::path& requested) {
-    std::error_code error;
-    const std::filesystem::path path =
-        std::filesystem::is_symlink(requested, error) ? std::filesystem::weakly_canonical(requested, error) : requested;
-    const auto status = std::filesystem::status(path, error);
-    if (!std::filesystem::exists(status)) {
-        return path;
-    }
-    if (!std::filesystem::is_regular_file(status)) {
-        throw Error("it exists and is not a regular file (a device, FIFO or folder); choose another output path");
-    }
-    if (::access(path.c_str(), W_OK) != 0) {
-        throw Error("it exists and is read-only; make it writable or choose another output path");
-    }
-    return path;
-}
-
-void write_wav_unlabelled(const std::filesystem::path& requested_path, const MultichannelSignal& signal,
-                          WavEncoding encoding) {
+void write_wav_unlabelled(const std::filesystem::path& path, const MultichannelSignal& signal, WavEncoding encoding) {
     validate_signal(signal);
-    const std::filesystem::path path = replaceable_path(requested_path);
-    const std::filesystem::path folder = folder_of(path);
-    std::error_code error;
-    if (!std::filesystem::is_directory(folder, error)) {
-        throw Error("cannot write it because the folder '" + folder.string() + "' does not exist; create the folder first");
-    }
-
-    std::filesystem::path temporary_path;
-    const int descriptor = create_temporary_file(path, temporary_path);
-    try {
-        write_into(descriptor, signal, encoding);
-        if (::close(descriptor) != 0) {
-            throw Error("closing the temporary file failed (" + system_message(errno) + "); check the disk");
-        }
-    } catch (...) {
-        ::close(descriptor);
-        ::unlink(temporary_path.c_str());
-        throw;
-    }
-
-    if (::rename(temporary_path.c_str(), path.c_str()) != 0) {
-        const int rename_error = errno;
-        ::unlink(temporary_path.c_str());
-        throw Error("cannot put the written file in place (" + system_message(rename_error) +
-                    "); check that the path is not a folder and that the folder is writable");
-    }
-
-    // Make the rename itself durable. A failure here leaves a complete file in place, so it is
-    // not reported.
-    const int folder_descriptor = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (folder_descriptor >= 0) {
-        ::fsync(folder_descriptor);
-        ::close(folder_descriptor);
-    }
+    AtomicFileReplacement replacement(path);
+    write_into(replacement.descriptor(), signal, encoding);
+    replacement.commit();
 }
 
 }  // namespace

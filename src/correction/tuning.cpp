@@ -1,0 +1,403 @@
+#include "linetune/correction/tuning.hpp"
+
+#include "linetune/analysis/channel_analysis.hpp"
+#include "linetune/core/error.hpp"
+#include "linetune/core/units.hpp"
+#include "linetune/correction/alignment.hpp"
+#include "linetune/correction/eq_fitter.hpp"
+#include "linetune/correction/zone_average.hpp"
+#include "linetune/io/measurement_file.hpp"
+#include "linetune/io/mic_calibration.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace linetune::correction {
+namespace {
+
+/// One microphone's analysed measurement of one zone.
+struct MicMeasurement {
+    MicResponse response;          ///< for the spatial average
+    std::optional<double> arrival_ms;
+    int polarity = 1;
+    bool absolute_timing = false;  ///< the file carried a time base (REW start time, --t0-sample)
+};
+
+std::string format_number(double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    return text;
+}
+
+std::string zone_mic_context(const Zone& zone, const Microphone& mic) {
+    return "zone '" + zone.name + "', microphone '" + mic.name + "'";
+}
+
+/// Mean level of a response over [low_hz, high_hz] as a power average, in dB; NaN without points.
+double band_level_db(const FrequencyResponse& response, const FrequencyBand& band) {
+    double power = 0.0;
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < response.size(); ++i) {
+        if (response.freq_hz[i] >= band.low_hz && response.freq_hz[i] <= band.high_hz) {
+            power += power_from_db(response.magnitude_db[i]);
+            ++count;
+        }
+    }
+    return count == 0 ? std::numeric_limits<double>::quiet_NaN() : db_from_power(power / static_cast<double>(count));
+}
+
+/// Sum of the bands' magnitudes at freq_hz, in dB.
+double bands_db(const std::vector<analysis::ParametricBand>& bands, double freq_hz, double sample_rate_hz) {
+    double total = 0.0;
+    for (const auto& band : bands) {
+        total += analysis::band_magnitude_db(band, freq_hz, sample_rate_hz);
+    }
+    return total;
+}
+
+/// Adds gain_db and the bands' magnitudes (sign +1 or −1) to every point of the response.
+FrequencyResponse with_setting(FrequencyResponse response, const ZoneSetting& setting, double sample_rate_hz, double sign) {
+    for (std::size_t i = 0; i < response.size(); ++i) {
+        response.magnitude_db[i] += sign * (setting.gain_db + bands_db(setting.bands, response.freq_hz[i], sample_rate_hz));
+    }
+    response.phase_deg.clear();
+    return response;
+}
+
+MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const Microphone& mic, const TuneOptions& options,
+                                    double& common_rate_hz, std::string& common_rate_source) {
+    const auto path = measurement_path(venue, zone.name, mic.name, options.measurements_dir);
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(path, error)) {
+        throw Error(zone_mic_context(zone, mic) + ": measurement '" + path.string() +
+                        "' not found; measure the zone there or map the file in the venue's \"measurements\"",
+                    ErrorKind::input);
+    }
+
+    io::Measurement measurement;
+    analysis::FileAnalysis file;
+    analysis::AnalysisOptions analysis_options;
+    analysis_options.smoothing = options.smoothing;
+    analysis_options.response_points_per_octave = options.points_per_octave;
+    analysis_options.channel = measurement_channel(venue, zone.name, mic.name).value_or(1);
+    if (mic.calibration) {
+        io::MicCalibration calibration;
+        calibration.deviation = *mic.calibration;
+        analysis_options.mic_calibration = calibration;
+    }
+    try {
+        measurement = io::read_measurement(path, {});
+        const double rate_hz = measurement.kind == io::MeasurementKind::frequency_response ? 0.0 : measurement.signal.sample_rate_hz();
+        if (rate_hz > 0.0 && common_rate_hz > 0.0 && std::fabs(rate_hz - common_rate_hz) > 1e-6) {
+            throw Error("'" + path.string() + "' is at " + format_number(rate_hz, 0) + " Hz but '" + common_rate_source +
+                        "' is at " + format_number(common_rate_hz, 0) + " Hz; measure every zone at one sample rate");
+        }
+        if (rate_hz > 0.0 && common_rate_hz == 0.0) {
+            common_rate_hz = rate_hz;
+            common_rate_source = path.string();
+        }
+        file = analysis::analyze_measurement(std::move(measurement), analysis_options, nullptr);
+    } catch (const Error& failure) {
+        throw failure.with_context(zone_mic_context(zone, mic));
+    }
+
+    const analysis::ChannelAnalysis& channel = file.channels.front();
+    MicMeasurement result;
+    result.response.mic = mic.name;
+    result.response.weight = mic.zone_weights.at(zone.name);
+    result.response.flags = channel.flags;
+    if (channel.response) {
+        result.response.response = *channel.response;
+    }
+    if (channel.quality) {
+        result.response.peak_to_noise_db = channel.quality->peak_to_noise_db;
+    } else {
+        // A frequency-response export carries no impulse response to judge; treat it as clean.
+        result.response.peak_to_noise_db = 60.0;
+    }
+    if (channel.arrival) {
+        result.arrival_ms = ms_from_samples(channel.arrival->arrival_sample - channel.time_zero_sample, channel.sample_rate_hz);
+        result.polarity = channel.arrival->polarity;
+        result.absolute_timing = file.time_base.is_absolute();
+    }
+    return result;
+}
+
+analysis::FilterType filter_type_of(FilterKind kind) {
+    return *analysis::parse_filter_type(to_string(kind));
+}
+
+EqLimits eq_limits_of(const Amplifier& amplifier, const Zone& zone) {
+    const EqCapabilities& eq = amplifier.limits.eq;
+    EqLimits limits;
+    limits.max_bands = eq.max_bands;
+    limits.allowed_types.clear();
+    for (const FilterKind kind : eq.filter_types) {
+        limits.allowed_types.push_back(filter_type_of(kind));
+    }
+    limits.min_freq_hz = eq.freq_hz.min;
+    limits.max_freq_hz = eq.freq_hz.max;
+    limits.freq_step_hz = eq.freq_hz.step;
+    limits.min_gain_db = eq.gain_db.min;
+    limits.max_gain_db = std::min(eq.gain_db.max, zone.max_boost_db);
+    limits.gain_step_db = eq.gain_db.step;
+    limits.min_q = eq.q.min;
+    limits.max_q = eq.q.max;
+    limits.q_step = eq.q.step;
+    limits.sample_rate_hz = amplifier.profile.sample_rate_hz;
+    return limits;
+}
+
+/// RMS and maximum of |d − mean d|; NaN for no values.
+std::pair<double, double> rms_and_max_about_mean(const std::vector<double>& deviation) {
+    if (deviation.empty()) {
+        return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+    }
+    double mean = 0.0;
+    for (const double d : deviation) {
+        mean += d;
+    }
+    mean /= static_cast<double>(deviation.size());
+    double square_sum = 0.0;
+    double largest = 0.0;
+    for (const double d : deviation) {
+        square_sum += (d - mean) * (d - mean);
+        largest = std::max(largest, std::fabs(d - mean));
+    }
+    return {std::sqrt(square_sum / static_cast<double>(deviation.size())), largest};
+}
+
+/// Level-removed deviation from the target over the band: RMS and maximum |d − mean d|.
+std::pair<double, double> band_deviation(const FrequencyResponse& response, const Venue& venue, const Zone& zone) {
+    std::vector<double> deviation;
+    for (std::size_t i = 0; i < response.size(); ++i) {
+        const double f = response.freq_hz[i];
+        if (f >= zone.fit_band_hz.low_hz && f <= zone.fit_band_hz.high_hz) {
+            deviation.push_back(response.magnitude_db[i] - target_db(venue, zone, f));
+        }
+    }
+    return rms_and_max_about_mean(deviation);
+}
+
+
+/// RMS and maximum of |d − mean d| with d = response − target over the points where mask is set.
+std::pair<double, double> masked_deviation(const FrequencyResponse& response, const FrequencyResponse& target,
+                                           const std::vector<bool>& mask) {
+    std::vector<double> deviation;
+    for (std::size_t i = 0; i < response.size() && i < mask.size(); ++i) {
+        if (mask[i]) {
+            deviation.push_back(response.magnitude_db[i] - target.magnitude_db[i]);
+        }
+    }
+    return rms_and_max_about_mean(deviation);
+}
+
+double round_to_step(double value, double step) { return step > 0.0 ? std::round(value / step) * step : value; }
+
+/// Zone data gathered before the systems are aligned.
+struct ZoneWork {
+    const Zone* zone = nullptr;
+    const Amplifier* amplifier = nullptr;
+    std::vector<MicMeasurement> mics;
+    ZoneOutcome outcome;
+    EqFitResult fit;
+};
+
+ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& options, double& common_rate_hz,
+                  std::string& common_rate_source) {
+    ZoneWork work;
+    work.zone = &zone;
+    work.amplifier = &amplifier_of(venue, zone);
+    const double dsp_rate_hz = work.amplifier->profile.sample_rate_hz;
+    const auto applied = options.applied.find(zone.name);
+    const ZoneSetting no_setting;
+    const ZoneSetting& applied_setting = applied == options.applied.end() ? no_setting : applied->second;
+
+    std::vector<MicResponse> responses;
+    for (const Microphone& mic : venue.microphones) {
+        const auto weight = mic.zone_weights.find(zone.name);
+        if (weight == mic.zone_weights.end() || weight->second <= 0.0) {
+            continue;
+        }
+        MicMeasurement measurement = read_mic_measurement(venue, zone, mic, options, common_rate_hz, common_rate_source);
+        if (!measurement.response.response.freq_hz.empty()) {
+            // What the zone sounds like without the setting that was applied while measuring.
+            measurement.response.response = with_setting(measurement.response.response, applied_setting, dsp_rate_hz, -1.0);
+        }
+        responses.push_back(measurement.response);
+        work.mics.push_back(std::move(measurement));
+    }
+
+    ZoneAverage average;
+    try {
+        average = average_zone(responses, default_averaging_method, zone.fit_band_hz.low_hz, zone.fit_band_hz.high_hz);
+    } catch (const Error& failure) {
+        throw failure.with_context("zone '" + zone.name + "'");
+    }
+
+    EqFitRequest request;
+    request.measured = average.average;
+    request.target.freq_hz = average.average.freq_hz;
+    for (const double f : request.target.freq_hz) {
+        request.target.magnitude_db.push_back(target_db(venue, zone, f));
+    }
+    request.band_start_hz = zone.fit_band_hz.low_hz;
+    request.band_end_hz = zone.fit_band_hz.high_hz;
+    request.limits = eq_limits_of(*work.amplifier, zone);
+    try {
+        work.fit = ClassicEqFitter().fit(request);
+    } catch (const Error& failure) {
+        throw failure.with_context("zone '" + zone.name + "'");
+    }
+
+    ZoneOutcome& outcome = work.outcome;
+    outcome.zone = zone.name;
+    outcome.amplifier = work.amplifier->name;
+    outcome.channel = zone.channel;
+    outcome.setting.bands = work.fit.bands;
+    outcome.before = average.average;
+    outcome.target = request.target;
+    for (double& value : outcome.target.magnitude_db) {
+        value += work.fit.level_offset_db;
+    }
+    // Residuals over the fitter's correctable points, each with its own mean level removed, so
+    // that before and after are judged alike (the fitter's own "before" uses the fitted offset).
+    const auto [rms_before, max_before] = masked_deviation(average.average, request.target, work.fit.correctable);
+    const auto [rms_after, max_after] = masked_deviation(work.fit.predicted, request.target, work.fit.correctable);
+    outcome.residual = {rms_before, rms_after, max_before, max_after};
+    outcome.rejected_mics = average.rejected;
+    outcome.notes = average.notes;
+    outcome.notes.insert(outcome.notes.end(), work.fit.notes.begin(), work.fit.notes.end());
+    if (!applied_setting.bands.empty() || applied_setting.gain_db != 0.0) {
+        outcome.notes.emplace_back("the setting applied while measuring was removed first: the result replaces it");
+    }
+    return work;
+}
+
+ZoneArrivals arrivals_of(const ZoneWork& work) {
+    const Zone& zone = *work.zone;
+    ZoneArrivals arrivals;
+    arrivals.zone = zone.name;
+    arrivals.hang = zone.hang;
+    arrivals.system = zone.system;
+    arrivals.level_offset_db = zone.level_offset_db;
+    arrivals.precedence_ms = zone.precedence_ms;
+    // Stored measurements went through the amplifier, so its latency is already in the arrivals.
+    arrivals.device_latency_ms = 0.0;
+    arrivals.absolute_timing = !work.mics.empty();
+    for (const auto& mic : work.mics) {
+        const bool rejected = std::any_of(work.outcome.rejected_mics.begin(), work.outcome.rejected_mics.end(),
+                                          [&](const auto& entry) { return entry.first == mic.response.mic; });
+        if (rejected) {
+            continue;
+        }
+        arrivals.level_db[mic.response.mic] = band_level_db(mic.response.response, zone.fit_band_hz);
+        if (mic.arrival_ms) {
+            arrivals.arrival_ms[mic.response.mic] = *mic.arrival_ms;
+            arrivals.polarity[mic.response.mic] = mic.polarity;
+        }
+        arrivals.absolute_timing = arrivals.absolute_timing && mic.arrival_ms && mic.absolute_timing;
+    }
+    return arrivals;
+}
+
+AlignmentOptions alignment_options_of(const Venue& venue, const std::vector<ZoneWork>& works) {
+    AlignmentOptions options;
+    const bool has_mains = std::any_of(works.begin(), works.end(), [](const ZoneWork& w) { return w.zone->system == "mains"; });
+    options.reference_system = has_mains ? "mains" : works.front().zone->system;
+    options.max_delay_ms = std::numeric_limits<double>::infinity();
+    options.max_gain_db = std::numeric_limits<double>::infinity();
+    options.min_gain_db = -std::numeric_limits<double>::infinity();
+    for (const ZoneWork& work : works) {
+        options.max_delay_ms = std::min(options.max_delay_ms, max_zone_delay_ms(venue, *work.zone));
+        options.max_gain_db = std::min(options.max_gain_db, work.amplifier->limits.gain_db.max);
+        options.min_gain_db = std::max(options.min_gain_db, work.amplifier->limits.gain_db.min);
+    }
+    return options;
+}
+
+/// Delays and gains of every zone. When the measurements cannot place the systems in time
+/// (no arrival times, or no common time base), delays stay 0 with the reason in the notes and
+/// only the levels are aligned.
+std::vector<ZoneAlignment> align(const Venue& venue, const std::vector<ZoneWork>& works, std::vector<std::string>& notes) {
+    std::vector<ZoneArrivals> arrivals;
+    for (const ZoneWork& work : works) {
+        arrivals.push_back(arrivals_of(work));
+    }
+    const AlignmentOptions options = alignment_options_of(venue, works);
+    try {
+        return align_zones(arrivals, options);
+    } catch (const Error& failure) {
+        const bool timing_missing = std::any_of(arrivals.begin(), arrivals.end(),
+                                                [](const ZoneArrivals& a) { return !a.absolute_timing; });
+        if (!timing_missing) {
+            throw;
+        }
+        notes.push_back(std::string("delays between systems not set (left at 0 ms): ") + failure.what());
+    }
+
+    // Levels only: one system, every zone its own unit, no arrivals.
+    AlignmentOptions levels_only = options;
+    levels_only.reference_system = "all";
+    for (ZoneArrivals& zone : arrivals) {
+        zone.system = "all";
+        zone.hang = zone.zone;
+        zone.arrival_ms.clear();
+        zone.polarity.clear();
+    }
+    return align_zones(arrivals, levels_only);
+}
+
+void predict(const Venue& venue, ZoneWork& work) {
+    ZoneOutcome& outcome = work.outcome;
+    const double dsp_rate_hz = work.amplifier->profile.sample_rate_hz;
+    ZoneSetting eq_only{0.0, 0.0, outcome.setting.bands};
+    outcome.after = with_setting(outcome.before, eq_only, dsp_rate_hz, +1.0);
+    for (double& value : outcome.after.magnitude_db) {
+        value += outcome.setting.gain_db;
+    }
+    for (const auto& mic : work.mics) {
+        if (mic.response.response.freq_hz.empty()) {
+            continue;
+        }
+        const auto [rms_before, max_before] = band_deviation(mic.response.response, venue, *work.zone);
+        const auto [rms_after, max_after] =
+            band_deviation(with_setting(mic.response.response, eq_only, dsp_rate_hz, +1.0), venue, *work.zone);
+        outcome.mics.push_back({mic.response.mic, mic.response.weight, {rms_before, rms_after, max_before, max_after}});
+    }
+}
+
+}  // namespace
+
+TuningResult tune_venue(const Venue& venue, const TuneOptions& options) {
+    TuningResult result;
+    result.venue_name = venue.name;
+    if (venue.zones.empty()) {
+        throw Error("venue '" + venue.name + "' has no zones to tune", ErrorKind::configuration);
+    }
+
+    double common_rate_hz = 0.0;
+    std::string common_rate_source;
+    std::vector<ZoneWork> works;
+    for (const Zone& zone : venue.zones) {
+        works.push_back(fit_zone(venue, zone, options, common_rate_hz, common_rate_source));
+    }
+
+    const std::vector<ZoneAlignment> alignments = align(venue, works, result.notes);
+    for (ZoneWork& work : works) {
+        const auto found = std::find_if(alignments.begin(), alignments.end(),
+                                        [&](const ZoneAlignment& a) { return a.zone == work.zone->name; });
+        const ChannelLimits& limits = work.amplifier->limits;
+        work.outcome.setting.delay_ms = round_to_step(found->delay_ms, limits.delay_ms.step);
+        work.outcome.setting.gain_db = round_to_step(found->gain_db, limits.gain_db.step);
+        work.outcome.polarity_fault = found->polarity_fault;
+        work.outcome.notes.insert(work.outcome.notes.end(), found->notes.begin(), found->notes.end());
+        predict(venue, work);
+        result.zones.push_back(std::move(work.outcome));
+    }
+    return result;
+}
+
+}  // namespace linetune::correction

@@ -1,0 +1,294 @@
+#include "linetune/core/error.hpp"
+#include "linetune/core/units.hpp"
+#include "linetune/core/venue.hpp"
+#include "linetune/io/device_profile_file.hpp"
+#include "linetune/io/venue_file.hpp"
+#include "test_support.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+using linetune::test::error_message;
+
+fs::path venues_dir() { return fs::path(LINETUNE_TEST_DATA_DIR) / "venues"; }
+
+linetune::Venue load(const std::string& name) {
+    return linetune::io::read_venue_file(venues_dir() / name, linetune::io::default_hardware_dir());
+}
+
+/// Message of loading a broken example venue, with the hardware folder it needs.
+std::string load_error(const std::string& name, const fs::path& hardware_dir = linetune::io::default_hardware_dir()) {
+    return error_message([&] { (void)linetune::io::read_venue_file(venues_dir() / name, hardware_dir); });
+}
+
+std::string head(const std::string& name) { return "venue '" + (venues_dir() / name).string() + "': "; }
+
+const linetune::Microphone& find_mic(const linetune::Venue& venue, const std::string& name) {
+    for (const auto& mic : venue.microphones) {
+        if (mic.name == name) {
+            return mic;
+        }
+    }
+    FAIL("no microphone " << name);
+    throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_SUITE("io") {
+
+TEST_CASE("warehouse venue maps five positions to one zone") {
+    const auto venue = load("warehouse.json");
+
+    REQUIRE(venue.zones.size() == 1);
+    REQUIRE(venue.microphones.size() == 5);
+    const auto& zone = venue.zones.front();
+    CHECK(zone.name == "main");
+    CHECK(zone.max_boost_db == doctest::Approx(6.0));
+    CHECK(zone.polarity_reference);
+
+    const fs::path examples = fs::path(LINETUNE_TEST_DATA_DIR) / ".." / ".." / "docs" / "examples" / "warehouse";
+    for (const auto* position : {"omni-7-4", "omni-8-14", "omni-15-10", "omni-25-12", "omni-35-10"}) {
+        CAPTURE(position);
+        const auto path = linetune::measurement_path(venue, "main", position, "/nonexistent");
+        CHECK(fs::equivalent(path, examples / (std::string(position) + ".wav")));
+        CHECK(linetune::measurement_channel(venue, "main", position) == std::optional<std::size_t>(1));
+    }
+    CHECK(find_mic(venue, "omni-35-10").zone_weights.at("main") == doctest::Approx(0.5));
+}
+
+TEST_CASE("warehouse limits narrow the EQ gain only") {
+    const auto venue = load("warehouse.json");
+    const auto& amplifier = linetune::amplifier_of(venue, venue.zones.front());
+
+    CHECK(amplifier.profile.name == "generic-dsp");
+    CHECK(amplifier.profile.limits.eq.gain_db.max == doctest::Approx(15.0));
+    CHECK(amplifier.limits.eq.gain_db.max == doctest::Approx(6.0));
+    CHECK(amplifier.limits.eq.gain_db.min == doctest::Approx(-15.0));
+    CHECK(amplifier.limits.eq.max_bands == 8);
+}
+
+TEST_CASE("tilt target falls one dB per octave") {
+    const auto venue = load("warehouse.json");
+
+    CHECK(linetune::target_db(venue, 1000.0) == doctest::Approx(0.0).epsilon(1e-12));
+    CHECK(linetune::target_db(venue, 2000.0) == doctest::Approx(-1.0).epsilon(1e-12));
+    CHECK(linetune::target_db(venue, 250.0) == doctest::Approx(2.0).epsilon(1e-12));
+}
+
+TEST_CASE("zone delay bound is travel time plus latency") {
+    const auto venue = load("warehouse.json");
+
+    // 40 m at 18 °C plus the generic profile's 1 ms latency, well inside its 1000 ms delay line.
+    const double expected_ms = 1000.0 * 40.0 / linetune::speed_of_sound_m_per_s(18.0) + 1.0;
+    CHECK(linetune::max_zone_delay_ms(venue, venue.zones.front()) == doctest::Approx(expected_ms).epsilon(1e-12));
+    CHECK(expected_ms == doctest::Approx(117.96).epsilon(1e-3));
+}
+
+TEST_CASE("festival venue applies system defaults") {
+    const auto venue = load("festival.json");
+
+    CHECK(linetune::find_zone(venue, "subs").max_boost_db == doctest::Approx(3.0));
+    CHECK(linetune::find_zone(venue, "L-main").max_boost_db == doctest::Approx(6.0));
+    CHECK(linetune::find_zone(venue, "L-main").precedence_ms == doctest::Approx(0.0));
+    CHECK(linetune::find_zone(venue, "front-fill").precedence_ms == doctest::Approx(5.0));
+    CHECK(linetune::find_zone(venue, "front-fill").level_offset_db == doctest::Approx(-3.0));
+    CHECK(linetune::find_zone(venue, "tower-1").precedence_ms == doctest::Approx(10.0));
+    CHECK(venue.humidity_percent == std::optional<double>(55.0));
+    CHECK(linetune::target_db(venue, 63.0) == doctest::Approx(0.0));
+    CHECK(linetune::target_db(venue, linetune::find_zone(venue, "front-fill"), 63.0) == doctest::Approx(-3.0));
+}
+
+TEST_CASE("festival sub amplifier limits tighten every key") {
+    const auto venue = load("festival.json");
+    const auto& limits = linetune::amplifier_of(venue, linetune::find_zone(venue, "subs")).limits;
+
+    CHECK(limits.eq.max_bands == 4);
+    REQUIRE(limits.eq.filter_types.size() == 2);
+    CHECK(limits.eq.offers(linetune::FilterKind::low_shelf));
+    CHECK_FALSE(limits.eq.offers(linetune::FilterKind::high_pass));
+    CHECK(limits.eq.freq_hz.min == doctest::Approx(20.0));
+    CHECK(limits.eq.freq_hz.max == doctest::Approx(200.0));
+    CHECK(limits.eq.q.max == doctest::Approx(5.0));
+    CHECK(limits.eq.q.step == doctest::Approx(0.01));
+    CHECK(limits.delay_ms.max == doctest::Approx(200.0));
+    CHECK(limits.gain_db.max == doctest::Approx(6.0));
+
+    // 120 m at 24 °C is about 347 ms, so the 200 ms limit decides.
+    CHECK(linetune::max_zone_delay_ms(venue, linetune::find_zone(venue, "subs")) == doctest::Approx(200.0));
+}
+
+TEST_CASE("default measurement layout finds wav, txt or csv") {
+    const auto venue = load("festival.json");
+    const auto dir = linetune::test::scratch_dir("venue_measurement_layout");
+    fs::create_directories(dir / "front-fill");
+    linetune::test::write_file(dir / "front-fill" / "front.txt", "100 0\n");
+
+    CHECK(linetune::measurement_path(venue, "front-fill", "front", dir) == dir / "front-fill" / "front.txt");
+    CHECK(linetune::measurement_path(venue, "subs", "foh", dir) == dir / "subs" / "foh.wav");
+    CHECK_FALSE(linetune::measurement_channel(venue, "subs", "foh").has_value());
+}
+
+TEST_CASE("curve target is read relative to the venue") {
+    const auto venue = load("target-curve.json");
+
+    CHECK(venue.target.kind == linetune::TargetCurve::Kind::curve);
+    CHECK(linetune::target_db(venue, 50.0) == doctest::Approx(3.0));
+    CHECK(linetune::target_db(venue, 1000.0) == doctest::Approx(0.0));
+    CHECK(linetune::target_db(venue, 8000.0) == doctest::Approx(-2.0));
+}
+
+TEST_CASE("car venue loads eight Helix zones") {
+    if (!linetune::test::shared_data_available()) {
+        return;
+    }
+    const auto venue = load("passat-b8-front.json");
+
+    REQUIRE(venue.zones.size() == 8);
+    const char* names[] = {"sw", "w_L", "w_R", "m_L", "m_R", "tw_L", "tw_R", "c"};
+    for (std::size_t i = 0; i < 8; ++i) {
+        CAPTURE(names[i]);
+        const auto& zone = linetune::find_zone(venue, names[i]);
+        CHECK(zone.channel == i + 1);
+        CHECK(fs::is_regular_file(linetune::measurement_path(venue, names[i], "mmm", "/nonexistent")));
+    }
+    const auto& helix = linetune::amplifier_of(venue, venue.zones.front());
+    CHECK(helix.profile.limits.eq.max_bands == 30);
+    CHECK(helix.profile.sample_rate_hz == doctest::Approx(96000.0));
+    CHECK(linetune::find_zone(venue, "sw").max_boost_db == doctest::Approx(3.0));
+
+    // The DRC target falls to −200 dB at 0 Hz but is 0 dB over the sub's band and −4 dB at 20 kHz.
+    CHECK(linetune::target_db(venue, 20.0) == doctest::Approx(0.0));
+    CHECK(linetune::target_db(venue, 70.0) == doctest::Approx(0.0));
+    CHECK(linetune::target_db(venue, 20000.0) == doctest::Approx(-4.0));
+}
+
+TEST_CASE("zone without microphone is rejected") {
+    CHECK(load_error("broken-zone-without-mic.json") ==
+          head("broken-zone-without-mic.json") +
+              "zone 'subs' has no microphone; give it a weight above 0 in a microphone's \"zones\"");
+}
+
+TEST_CASE("widened limit is rejected") {
+    CHECK(load_error("broken-widened-limit.json") ==
+          head("broken-widened-limit.json") +
+              "amplifier 'amp-1': limits.eq.gain_db.max 20 dB widens the profile 'generic-dsp' limit 15 dB; "
+              "limits may only narrow the profile, so use a value inside it or remove the key");
+}
+
+TEST_CASE("unknown key is rejected") {
+    CHECK(load_error("broken-unknown-key.json") ==
+          head("broken-unknown-key.json") +
+              "zone 'L-main': unknown key 'level_ofset_db' (allowed: name, hang, system, amplifier, channel, "
+              "fit_band_hz, level_offset_db, max_boost_db, precedence_ms, polarity_reference); check the spelling");
+}
+
+TEST_CASE("bad JSON names line and column") {
+    // The column is where parsing stopped: the last character of the unexpected "target" key.
+    CHECK(load_error("broken-bad-json.json") ==
+          head("broken-bad-json.json") +
+              "invalid JSON at line 4, column 10: syntax error while parsing object - unexpected string literal; "
+              "expected '}'; fix the syntax and load the file again");
+}
+
+TEST_CASE("missing profile is rejected") {
+    const auto hardware = linetune::io::default_hardware_dir();
+    CHECK(load_error("broken-missing-profile.json") ==
+          head("broken-missing-profile.json") + "amplifier 'amp-1': profile 'no-such-amp' not found: no file '" +
+              (hardware / "no-such-amp.json").string() + "'; use a profile from that folder or add one");
+}
+
+TEST_CASE("duplicate channel is rejected") {
+    CHECK(load_error("broken-duplicate-channel.json") ==
+          head("broken-duplicate-channel.json") +
+              "zone 'subs': channel 1 of amplifier 'amp-1' is already used by zone 'L-main'; "
+              "give each zone its own channel");
+}
+
+TEST_CASE("fit band above Nyquist is rejected") {
+    CHECK(load_error("broken-fit-band-above-nyquist.json") ==
+          head("broken-fit-band-above-nyquist.json") +
+              "zone 'L-main': fit_band_hz [100, 30000] reaches the Nyquist frequency 24000 Hz of profile "
+              "'generic-dsp' (48000 Hz sample rate); lower the band's top");
+}
+
+TEST_CASE("missing target curve file is rejected") {
+    CHECK(load_error("broken-missing-target-curve.json") ==
+          head("broken-missing-target-curve.json") + "target: curve file 'targets/house.txt' not found (looked for '" +
+              (venues_dir() / "targets/house.txt").string() + "'); give a path relative to the venue file");
+}
+
+TEST_CASE("profile without bands is rejected") {
+    const auto hardware = venues_dir() / "hardware";
+    CHECK(load_error("broken-profile-without-bands.json", hardware) ==
+          head("broken-profile-without-bands.json") + "amplifier 'amp-1': profile '" +
+              (hardware / "no-bands.json").string() +
+              "': eq.max_bands is 0, so linetune could set no EQ band; give the number of bands linetune may use "
+              "(at least 1)");
+}
+
+TEST_CASE("target curve must cover every fit band") {
+    const auto message = load_error("broken-target-outside-band.json");
+    CHECK(message == head("broken-target-outside-band.json") + "2 problems:\n"
+                         "  - zone 'L-main': target curve 'narrow.txt' covers 200 to 5000 Hz, not the whole fit band "
+                         "60 to 16000 Hz; extend the curve or narrow the band\n"
+                         "  - zone 'subs': target curve 'narrow.txt' covers 200 to 5000 Hz, not the whole fit band "
+                         "30 to 100 Hz; extend the curve or narrow the band");
+}
+
+TEST_CASE("every problem of a venue is listed") {
+    const auto message = load_error("broken-several-problems.json");
+    CHECK(message == head("broken-several-problems.json") + "3 problems:\n"
+                         "  - max_distance_m -5 m is outside 0 to 1000 m; give the largest source-to-listener "
+                         "distance in metres\n"
+                         "  - zone 'subs': channel 9 exceeds the 8 channels of profile 'generic-dsp'; use a channel "
+                         "from 1 to 8\n"
+                         "  - microphone 'foh': zones: zone 'stage' is not in \"zones\"; fix the name");
+}
+
+TEST_CASE("venue errors are configuration errors") {
+    try {
+        (void)load("broken-widened-limit.json");
+        FAIL("no error");
+    } catch (const linetune::Error& error) {
+        CHECK(error.kind() == linetune::ErrorKind::configuration);
+        CHECK(linetune::exit_code_for(error.kind()) == 2);
+    }
+}
+
+TEST_CASE("target deviating over 30 dB in a band is rejected") {
+    const auto dir = linetune::test::scratch_dir("venue_steep_target");
+    const auto venue_path = linetune::test::write_file(dir / "steep.json", R"({
+      "name": "steep", "max_distance_m": 10,
+      "target": {"type": "tilt", "tilt_db_per_octave": -8, "pivot_hz": 1000},
+      "amplifiers": [{"name": "amp", "profile": "generic-dsp"}],
+      "zones": [{"name": "full", "system": "mains", "amplifier": "amp", "channel": 1, "fit_band_hz": [20, 20000]}],
+      "microphones": [{"name": "m", "input": 1, "zones": {"full": 1}}]
+    })");
+
+    // −8 dB/octave over the 10 octaves from 20 Hz to 20 kHz spans about 80 dB, so both ends sit
+    // about 40 dB from the mean of the log-spaced check grid.
+    const auto message = error_message([&] { (void)linetune::io::read_venue_file(venue_path, linetune::io::default_hardware_dir()); });
+    CHECK(message.find("zone 'full': the target deviates ") != std::string::npos);
+    CHECK(message.find("more than ±30 dB; use a gentler target or a narrower band") != std::string::npos);
+}
+
+TEST_CASE("hardware folder follows the environment override") {
+    if (std::getenv("LINETUNE_HARDWARE_DIR") != nullptr) {
+        MESSAGE("skipped: LINETUNE_HARDWARE_DIR is already set in this environment");
+        return;
+    }
+    const auto built_in = linetune::io::default_hardware_dir();
+    CHECK(fs::is_regular_file(built_in / "generic-dsp.json"));
+
+    setenv("LINETUNE_HARDWARE_DIR", "/tmp/linetune-profiles", 1);
+    CHECK(linetune::io::default_hardware_dir() == fs::path("/tmp/linetune-profiles"));
+    unsetenv("LINETUNE_HARDWARE_DIR");
+    CHECK(linetune::io::default_hardware_dir() == built_in);
+}
+
+}  // TEST_SUITE
