@@ -3,6 +3,7 @@
 #include "linetune/analysis/fft.hpp"
 #include "golden_section.hpp"
 #include "linetune/analysis/window.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -65,12 +66,6 @@ constexpr double segment_taper_fraction = 0.25;
 // the direct sound and the paths that compete with it lie there, and the rest of a long
 // response would only cost memory (an analytic signal of 2^20 samples needs about 80 MB).
 constexpr double envelope_after_peak_ms = 50.0;
-
-std::string format_number(double value, int decimals) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.*f", decimals, value);
-    return text;
-}
 
 void validate_input(std::span<const float> ir, double sample_rate_hz) {
     std::ostringstream message;
@@ -276,7 +271,7 @@ double direct_to_noise_db(std::span<const float> ir, const std::vector<double>& 
 void add_notes(Arrival& arrival, const std::vector<double>& envelope, std::size_t direct_peak,
                double direct_envelope, bool polarity_uncertain, double direct_to_noise, double sample_rate_hz, double time_zero_sample) {
     const auto ms = [&](double sample) {
-        return format_number(ms_from_samples(sample - time_zero_sample, sample_rate_hz), 1);
+        return format_fixed(ms_from_samples(sample - time_zero_sample, sample_rate_hz), 1);
     };
 
     const auto envelope_max_index = static_cast<std::size_t>(
@@ -286,14 +281,14 @@ void add_notes(Arrival& arrival, const std::vector<double>& envelope, std::size_
         const double weaker_db = db_from_amplitude(envelope[envelope_max_index]) - db_from_amplitude(direct_envelope);
         arrival.notes.push_back("largest peak at " + ms(static_cast<double>(arrival.peak_sample)) +
                                 " ms is a later path; direct sound at " + ms(arrival.arrival_sample) +
-                                " ms is " + format_number(weaker_db, 0) + " dB weaker in envelope");
+                                " ms is " + format_fixed(weaker_db, 0) + " dB weaker in envelope");
     }
     if (arrival.onset_sample == 0.0) {
         arrival.notes.emplace_back(
             "the input starts inside the direct sound: its onset is cut off, so the onset is reported at sample 0");
     }
     if (direct_to_noise < confidence_zero_db + 0.25 * (confidence_full_db - confidence_zero_db)) {
-        arrival.notes.push_back("the direct sound is only " + format_number(direct_to_noise, 1) +
+        arrival.notes.push_back("the direct sound is only " + format_fixed(direct_to_noise, 1) +
                                 " dB above the noise: the arrival may be a noise peak");
     }
     if (polarity_uncertain) {

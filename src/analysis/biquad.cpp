@@ -1,5 +1,6 @@
 #include "linetune/analysis/biquad.hpp"
 
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -48,22 +49,16 @@ constexpr std::array<std::pair<FilterType, std::string_view>, 5> filter_type_nam
     {FilterType::low_pass, "low_pass"},
 }};
 
-std::string format_number(double value) {
-    std::array<char, 32> text{};
-    std::snprintf(text.data(), text.size(), "%.6g", value);
-    return text.data();
-}
-
 std::string band_location(const ParametricBand& band) {
     return std::string("band ") + std::string(to_string(band.type)) + " at " +
-           format_number(band.freq_hz) + " Hz";
+           format_significant(band.freq_hz) + " Hz";
 }
 
 // The checks come first and the message is built only on failure, because the EQ fitter designs
 // thousands of biquads per fit.
 void validate_band(const ParametricBand& band, double sample_rate_hz) {
     if (!(sample_rate_hz > 0.0) || !std::isfinite(sample_rate_hz)) {
-        throw Error(band_location(band) + ": sample rate " + format_number(sample_rate_hz) +
+        throw Error(band_location(band) + ": sample rate " + format_significant(sample_rate_hz) +
                         " Hz is invalid; give the DSP's sample rate in Hz (e.g. 48000)",
                     ErrorKind::configuration);
     }
@@ -71,12 +66,12 @@ void validate_band(const ParametricBand& band, double sample_rate_hz) {
     if (!(band.freq_hz > 0.0 && band.freq_hz < nyquist_hz)) {
         throw Error(band_location(band) +
                         ": frequency must lie between 0 Hz and the Nyquist frequency " +
-                        format_number(nyquist_hz) + " Hz (sample rate " +
-                        format_number(sample_rate_hz) + " Hz); move the band or raise the sample rate",
+                        format_significant(nyquist_hz) + " Hz (sample rate " +
+                        format_significant(sample_rate_hz) + " Hz); move the band or raise the sample rate",
                     ErrorKind::configuration);
     }
     if (!(band.q > 0.0) || !std::isfinite(band.q)) {
-        throw Error(band_location(band) + ": Q " + format_number(band.q) +
+        throw Error(band_location(band) + ": Q " + format_significant(band.q) +
                         " is invalid; Q must be above 0 (0.7071 is Butterworth for filters and "
                         "slope S = 1 for shelves)",
                     ErrorKind::configuration);
@@ -145,7 +140,7 @@ BiquadCoefficients design_biquad(const ParametricBand& band, double sample_rate_
         return normalised((1.0 - cos_w0) / 2.0, 1.0 - cos_w0, (1.0 - cos_w0) / 2.0,  //
                           1.0 + alpha, -2.0 * cos_w0, 1.0 - alpha);
     }
-    throw Error("band at " + format_number(band.freq_hz) + " Hz: unknown filter type",
+    throw Error("band at " + format_significant(band.freq_hz) + " Hz: unknown filter type",
                 ErrorKind::configuration);
 }
 

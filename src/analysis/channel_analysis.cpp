@@ -1,6 +1,7 @@
 #include "linetune/analysis/channel_analysis.hpp"
 
 #include "linetune/analysis/response.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -34,12 +35,6 @@ constexpr double min_delay_confidence = 0.3;
 // reverberation times of large halls and churches stay under 12 s, and decay metrics and
 // responses of longer files would cost memory in proportion (a 10-minute file needs gigabytes).
 constexpr double max_response_after_peak_s = 20.0;
-
-std::string format_fixed(double value, int decimals) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
-    return buffer;
-}
 
 std::string channel_context(std::size_t channel) { return "channel " + std::to_string(channel); }
 

@@ -1,5 +1,6 @@
 #include "linetune/analysis/deconvolution.hpp"
 
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -46,12 +47,6 @@ constexpr double band_edge_tolerance = 0.01;
 /// bias on the result is ε/|X|², so 1e-5 (-100 dB) costs under 1e-7 over the 30 dB that a
 /// 20 Hz to 20 kHz sweep's pink spectrum spans.
 constexpr double regularisation_ratio = 1e-5;
-
-std::string format_number(double value) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.6g", value);
-    return text;
-}
 
 std::string format_hz(double freq_hz) {
     char text[64];
@@ -165,7 +160,7 @@ double measure_fade_in_samples(const std::vector<std::complex<double>>& analytic
 
 void validate_sample_rate(double sample_rate_hz) {
     if (!(sample_rate_hz >= 1000.0 && sample_rate_hz <= 1.0e6)) {
-        throw Error("sample rate " + format_number(sample_rate_hz) +
+        throw Error("sample rate " + format_significant(sample_rate_hz) +
                         " Hz is outside 1000 to 1000000 Hz; check the file header or the "
                         "--sample-rate option",
                     ErrorKind::configuration);
@@ -190,7 +185,7 @@ SweepEstimate estimate_sweep(std::span<const float> played_sweep, double sample_
     }
     if (const std::size_t bad = first_non_finite(played_sweep); bad < played_sweep.size()) {
         throw Error("played sweep sample " + std::to_string(bad) + " is " +
-                    format_number(played_sweep[bad]) +
+                    format_significant(played_sweep[bad]) +
                     "; the sweep must contain finite samples only, so regenerate the sweep file");
     }
 
@@ -216,8 +211,8 @@ SweepEstimate estimate_sweep(std::span<const float> played_sweep, double sample_
     }
     if (fit->rms_residual > max_log_frequency_rms_deviation) {
         throw Error(not_a_sweep + "ln(frequency) deviates from a straight line in time by " +
-                    format_number(fit->rms_residual) + " RMS, above the limit " +
-                    format_number(max_log_frequency_rms_deviation) +
+                    format_significant(fit->rms_residual) + " RMS, above the limit " +
+                    format_significant(max_log_frequency_rms_deviation) +
                     "; linear sweeps, noise and music cannot be deconvolved as a log sweep");
     }
 
@@ -269,7 +264,7 @@ SweepDeconvolver::SweepDeconvolver(std::vector<float> played_sweep, double sampl
     const double min_width_ratio = std::exp2(2.0 * band_taper_octaves);
     if (!(band_.start_freq_hz > 0.0 && band_.end_freq_hz >= band_.start_freq_hz * min_width_ratio)) {
         throw Error(requested + " is invalid: the end must be at least " +
-                        format_number(2.0 * band_taper_octaves) +
+                        format_significant(2.0 * band_taper_octaves) +
                         " octave above a positive start, so that the edge tapers do not overlap",
                     ErrorKind::configuration);
     }
@@ -368,7 +363,7 @@ std::vector<float> SweepDeconvolver::deconvolve(std::span<const float> recording
     if (!std::isfinite(time[0])) {
         const std::size_t bad = first_non_finite(recording);
         throw Error("recording sample " + std::to_string(bad) + " is " +
-                    format_number(bad < recording.size() ? recording[bad] : time[0]) +
+                    format_significant(bad < recording.size() ? recording[bad] : time[0]) +
                     "; the recording must contain finite samples only, so check the file");
     }
     return {time.begin(), time.end()};

@@ -1,6 +1,7 @@
 #include "linetune/analysis/harmonic_distortion.hpp"
 
 #include "linetune/analysis/fft.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/frequency_response.hpp"
 #include "linetune/core/units.hpp"
@@ -59,12 +60,6 @@ constexpr double min_bins_per_band = 4.0;
 /// Largest zero-padded FFT, a memory bound (2^22 doubles is 32 MiB) for very low start
 /// frequencies. Beyond it the narrowest bands contain fewer bins than min_bins_per_band.
 constexpr std::size_t max_padded_fft_size = std::size_t{1} << 22;
-
-std::string format_number(double value) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.6g", value);
-    return text;
-}
 
 /// Position of harmonic n's impulse response in the circular buffer, in samples, with the extent
 /// of its window on either side.
@@ -160,12 +155,12 @@ void validate_inputs(std::span<const float> deconvolved, double sample_rate_hz, 
                      double linear_ir_start_sample, int max_harmonic, double points_per_octave) {
     const std::string prefix = "harmonic distortion: ";
     if (!(sample_rate_hz > 0.0 && std::isfinite(sample_rate_hz))) {
-        throw Error(prefix + "sample rate " + format_number(sample_rate_hz) + " Hz must be positive",
+        throw Error(prefix + "sample rate " + format_significant(sample_rate_hz) + " Hz must be positive",
                     ErrorKind::configuration);
     }
     if (!(sweep.rate_s > 0.0 && sweep.start_freq_hz > 0.0 && sweep.end_freq_hz > sweep.start_freq_hz)) {
-        throw Error(prefix + "sweep estimate (start " + format_number(sweep.start_freq_hz) + " Hz, end " +
-                        format_number(sweep.end_freq_hz) + " Hz, rate " + format_number(sweep.rate_s) +
+        throw Error(prefix + "sweep estimate (start " + format_significant(sweep.start_freq_hz) + " Hz, end " +
+                        format_significant(sweep.end_freq_hz) + " Hz, rate " + format_significant(sweep.rate_s) +
                         " s) is invalid; pass SweepDeconvolver::sweep() of the deconvolver used",
                     ErrorKind::configuration);
     }
@@ -175,13 +170,13 @@ void validate_inputs(std::span<const float> deconvolved, double sample_rate_hz, 
                     ErrorKind::configuration);
     }
     if (!(points_per_octave >= 1.0 && points_per_octave <= 96.0)) {
-        throw Error(prefix + "resolution " + format_number(points_per_octave) +
+        throw Error(prefix + "resolution " + format_significant(points_per_octave) +
                         " points per octave is outside 1 to 96",
                     ErrorKind::configuration);
     }
     const auto size = static_cast<double>(deconvolved.size());
     if (!(linear_ir_start_sample >= 0.0 && linear_ir_start_sample < size)) {
-        throw Error(prefix + "linear impulse response start " + format_number(linear_ir_start_sample) +
+        throw Error(prefix + "linear impulse response start " + format_significant(linear_ir_start_sample) +
                     " is outside the deconvolved buffer of " + std::to_string(deconvolved.size()) +
                     " samples; pass the arrival found in that buffer");
     }
@@ -193,7 +188,7 @@ void validate_inputs(std::span<const float> deconvolved, double sample_rate_hz, 
     const double needed = -highest.center_sample + highest.before_samples + linear.after_samples;
     if (needed > size) {
         throw Error(prefix + "deconvolved buffer of " + std::to_string(deconvolved.size()) +
-                    " samples is shorter than the " + format_number(std::ceil(needed)) +
+                    " samples is shorter than the " + format_significant(std::ceil(needed)) +
                     " samples that the windows of harmonics 1 to " + std::to_string(max_harmonic) +
                     " need; record longer after the sweep or lower the highest harmonic");
     }

@@ -1,6 +1,7 @@
 #include "linetune/analysis/minimum_phase.hpp"
 
 #include "linetune/analysis/fft.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -47,12 +48,6 @@ constexpr std::size_t minimum_split_fft_size = 8192;
 // without changing the phase anywhere else.
 constexpr double magnitude_floor_re_peak = 1e-10;
 
-std::string format_number(double value) {
-    std::array<char, 32> text{};
-    std::snprintf(text.data(), text.size(), "%.10g", value);
-    return text.data();
-}
-
 /// Phase of each bin unwrapped from bin 0 by accumulating principal-value steps, in radians.
 std::vector<double> unwrapped_phase_rad(const std::vector<std::complex<double>>& spectrum) {
     std::vector<double> phase(spectrum.size());
@@ -84,7 +79,7 @@ void validate_split_input(std::span<const float> ir, double sample_rate_hz,
         throw Error("impulse response is empty; the phase split needs at least one sample");
     }
     if (!(sample_rate_hz > 0.0 && std::isfinite(sample_rate_hz))) {
-        throw Error("sample rate " + format_number(sample_rate_hz) + " Hz is not valid; it must be > 0 Hz");
+        throw Error("sample rate " + format_significant(sample_rate_hz, 10) + " Hz is not valid; it must be > 0 Hz");
     }
     for (std::size_t n = 0; n < ir.size(); ++n) {
         if (!std::isfinite(ir[n])) {
@@ -95,8 +90,8 @@ void validate_split_input(std::span<const float> ir, double sample_rate_hz,
     const double nyquist_hz = sample_rate_hz / 2.0;
     for (const double f : freq_hz) {
         if (!(f >= 0.0 && f <= nyquist_hz)) {
-            throw Error("phase split frequency " + format_number(f) + " Hz is outside 0 to " +
-                        format_number(nyquist_hz) + " Hz (Nyquist); trim the frequency grid");
+            throw Error("phase split frequency " + format_significant(f, 10) + " Hz is outside 0 to " +
+                        format_significant(nyquist_hz, 10) + " Hz (Nyquist); trim the frequency grid");
         }
     }
 }
@@ -113,7 +108,7 @@ std::vector<std::complex<double>> minimum_phase_spectrum(std::span<const double>
     double peak = 0.0;
     for (std::size_t k = 0; k < magnitude.size(); ++k) {
         if (!(std::isfinite(magnitude[k]) && magnitude[k] >= 0.0)) {
-            throw Error("magnitude of bin " + std::to_string(k) + " is " + format_number(magnitude[k]) +
+            throw Error("magnitude of bin " + std::to_string(k) + " is " + format_significant(magnitude[k], 10) +
                         "; magnitudes must be finite and >= 0");
         }
         peak = std::max(peak, magnitude[k]);

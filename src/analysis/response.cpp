@@ -1,6 +1,7 @@
 #include "linetune/analysis/response.hpp"
 
 #include "linetune/analysis/fft.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -59,23 +60,17 @@ constexpr std::size_t minimum_fft_size = 4096;
 // no frequency resolution left.
 constexpr double minimum_fdw_cycles = 1.0;
 
-std::string format_number(double value) {
-    std::array<char, 32> text{};
-    std::snprintf(text.data(), text.size(), "%.10g", value);
-    return text.data();
-}
-
 void validate_input(std::span<const float> ir, double sample_rate_hz, double reference_sample) {
     if (ir.empty()) {
         throw Error("impulse response is empty; a frequency response needs at least one sample");
     }
     if (!(sample_rate_hz > 0.0 && std::isfinite(sample_rate_hz))) {
-        throw Error("sample rate " + format_number(sample_rate_hz) + " Hz is not valid; it must be > 0 Hz");
+        throw Error("sample rate " + format_significant(sample_rate_hz, 10) + " Hz is not valid; it must be > 0 Hz");
     }
     const double last_sample = static_cast<double>(ir.size() - 1);
     if (!(reference_sample >= 0.0 && reference_sample <= last_sample)) {
-        throw Error("reference sample " + format_number(reference_sample) +
-                    " is outside the impulse response (0 to " + format_number(last_sample) +
+        throw Error("reference sample " + format_significant(reference_sample, 10) +
+                    " is outside the impulse response (0 to " + format_significant(last_sample, 10) +
                     "); pass the arrival sample of the direct sound");
     }
     for (std::size_t n = 0; n < ir.size(); ++n) {
@@ -94,21 +89,21 @@ std::vector<double> output_grid(const ResponseOptions& options, double sample_ra
     const double highest_hz = max_fraction_of_nyquist * sample_rate_hz / 2.0;
     const double end_hz = std::min(options.end_freq_hz, highest_hz);
     if (!(options.start_freq_hz > 0.0)) {
-        fail("start frequency " + format_number(options.start_freq_hz) + " Hz must be > 0 Hz");
+        fail("start frequency " + format_significant(options.start_freq_hz, 10) + " Hz must be > 0 Hz");
     }
     if (!(end_hz > options.start_freq_hz)) {
-        fail("start frequency " + format_number(options.start_freq_hz) +
-             " Hz must be below the end frequency " + format_number(end_hz) +
+        fail("start frequency " + format_significant(options.start_freq_hz, 10) +
+             " Hz must be below the end frequency " + format_significant(end_hz, 10) +
              " Hz (the requested end, clipped to 0.95 × Nyquist of " +
-             format_number(sample_rate_hz) + " Hz)");
+             format_significant(sample_rate_hz, 10) + " Hz)");
     }
     if (!(options.points_per_octave > 0.0 && options.points_per_octave <= 10000.0)) {
-        fail("points per octave " + format_number(options.points_per_octave) +
+        fail("points per octave " + format_significant(options.points_per_octave, 10) +
              " is outside 0 to 10000; 48 is typical");
     }
     if (options.fdw_cycles && !(*options.fdw_cycles >= minimum_fdw_cycles && std::isfinite(*options.fdw_cycles))) {
-        fail("frequency-dependent window of " + format_number(*options.fdw_cycles) +
-             " cycles is below the minimum " + format_number(minimum_fdw_cycles) +
+        fail("frequency-dependent window of " + format_significant(*options.fdw_cycles, 10) +
+             " cycles is below the minimum " + format_significant(minimum_fdw_cycles, 10) +
              " cycle; 15 is typical");
     }
     return log_frequency_grid(options.start_freq_hz, end_hz, options.points_per_octave);

@@ -1,6 +1,7 @@
 #include "linetune/analysis/room_metrics.hpp"
 
 #include "linetune/analysis/octave_filter.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -63,17 +64,9 @@ std::size_t samples_from_s(double duration_s, double sample_rate_hz) {
     return static_cast<std::size_t>(std::lround(duration_s * sample_rate_hz));
 }
 
-std::string format_number(double value, int decimals) {
-    std::ostringstream text;
-    text.setf(std::ios::fixed);
-    text.precision(decimals);
-    text << value;
-    return text.str();
-}
-
 void validate_inputs(std::size_t sample_count, double sample_rate_hz, std::size_t start_sample) {
     if (!std::isfinite(sample_rate_hz) || sample_rate_hz <= 0.0) {
-        throw Error("room metrics: sample rate " + format_number(sample_rate_hz, 1) +
+        throw Error("room metrics: sample rate " + format_fixed(sample_rate_hz, 1) +
                     " Hz is invalid: it must be positive");
     }
     if (start_sample >= sample_count) {
@@ -312,9 +305,9 @@ DecayTime evaluate_decay_time(const std::string& name, double upper_db, double l
                               std::vector<std::string>& warnings) {
     const double needed_db = -lower_db + noise_margin_db;
     if (decay_range_db < needed_db) {
-        warnings.push_back(name + " not computed: decay range " + format_number(decay_range_db, 1) +
-                           " dB is under the " + format_number(needed_db, 0) + " dB needed (" +
-                           format_number(-lower_db, 0) + " dB + " + format_number(noise_margin_db, 0) +
+        warnings.push_back(name + " not computed: decay range " + format_fixed(decay_range_db, 1) +
+                           " dB is under the " + format_fixed(needed_db, 0) + " dB needed (" +
+                           format_fixed(-lower_db, 0) + " dB + " + format_fixed(noise_margin_db, 0) +
                            " dB margin); lower the noise floor, for example with a louder or longer sweep");
         return {};
     }
@@ -324,8 +317,8 @@ DecayTime evaluate_decay_time(const std::string& name, double upper_db, double l
     const auto first = std::partition_point(levels.begin(), levels.end(), [&](double l) { return l > upper_db; });
     const auto end = std::partition_point(first, levels.end(), [&](double l) { return l >= lower_db; });
     if (end - first < 2) {
-        warnings.push_back(name + " not computed: the decay from " + format_number(upper_db, 0) + " to " +
-                           format_number(lower_db, 0) + " dB spans under 2 samples");
+        warnings.push_back(name + " not computed: the decay from " + format_fixed(upper_db, 0) + " to " +
+                           format_fixed(lower_db, 0) + " dB spans under 2 samples");
         return {};
     }
 
@@ -336,8 +329,8 @@ DecayTime evaluate_decay_time(const std::string& name, double upper_db, double l
     result.time_s = -60.0 / fit.slope;
     result.correlation = std::fabs(fit.correlation);
     if (*result.correlation < min_correlation) {
-        warnings.push_back(name + " correlation |r| = " + format_number(*result.correlation, 3) + " is under " +
-                           format_number(min_correlation, 2) +
+        warnings.push_back(name + " correlation |r| = " + format_fixed(*result.correlation, 3) + " is under " +
+                           format_fixed(min_correlation, 2) +
                            ": the decay is not a straight line (double slope or noise), so " + name +
                            " is uncertain");
     }
@@ -353,10 +346,10 @@ DecayTime evaluate_decay_time(const std::string& name, double upper_db, double l
 std::optional<double> late_energy(const DecayCurve& curve, const std::string& name, double limit_s,
                                   double sample_rate_hz, std::vector<std::string>& warnings) {
     const std::size_t limit = samples_from_s(limit_s, sample_rate_hz);
-    const std::string limit_text = format_number(1000.0 * limit_s, 0) + " ms";
+    const std::string limit_text = format_fixed(1000.0 * limit_s, 0) + " ms";
     if (curve.noise.decay_rate_db_per_s > 0.0 && limit >= curve.remaining_energy.size()) {
         const double crosspoint_ms = 1000.0 * static_cast<double>(curve.remaining_energy.size()) / sample_rate_hz;
-        warnings.push_back(name + " not computed: the decay meets the noise " + format_number(crosspoint_ms, 0) +
+        warnings.push_back(name + " not computed: the decay meets the noise " + format_fixed(crosspoint_ms, 0) +
                            " ms after the start, before the " + limit_text +
                            " limit, so the late energy is below the noise floor");
         return std::nullopt;
@@ -382,7 +375,7 @@ void compute_clarity(const DecayCurve& curve, double sample_rate_hz, BandMetrics
 }
 
 std::string band_name(double center_hz) {
-    return center_hz > 0.0 ? format_number(center_hz, 0) + " Hz band" : "broadband";
+    return center_hz > 0.0 ? format_fixed(center_hz, 0) + " Hz band" : "broadband";
 }
 
 }  // namespace
@@ -487,9 +480,9 @@ RoomMetrics compute_room_metrics(std::span<const float> ir, double sample_rate_h
         if (upper_edge_hz > max_edge_hz) {
             BandMetrics skipped;
             skipped.center_hz = center_hz;
-            skipped.warnings.push_back("band not analysed: its upper edge " + format_number(upper_edge_hz, 0) +
-                                       " Hz is above " + format_number(max_edge_hz, 0) + " Hz (0.45 × the " +
-                                       format_number(sample_rate_hz, 0) +
+            skipped.warnings.push_back("band not analysed: its upper edge " + format_fixed(upper_edge_hz, 0) +
+                                       " Hz is above " + format_fixed(max_edge_hz, 0) + " Hz (0.45 × the " +
+                                       format_fixed(sample_rate_hz, 0) +
                                        " Hz sample rate); measure at a higher sample rate to get this band");
             result.octave_bands.push_back(std::move(skipped));
             continue;

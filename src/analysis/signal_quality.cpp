@@ -1,5 +1,6 @@
 #include "linetune/analysis/signal_quality.hpp"
 
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -90,12 +91,6 @@ void validate_input(std::span<const float> samples, double sample_rate_hz) {
             throw Error(message.str());
         }
     }
-}
-
-std::string format_number(double value, int decimals) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.*f", decimals, value);
-    return text;
 }
 
 BlockLevels measure_block_levels(std::span<const float> samples, double sample_rate_hz) {
@@ -200,8 +195,8 @@ std::vector<double> crossing_rate_by_third(std::span<const float> samples, const
 std::string reason_not_impulse_response(const SignalQuality& quality, std::span<const float> samples,
                                         const BlockLevels& levels) {
     if (quality.crest_factor_db < min_impulse_response_crest_factor_db) {
-        return "crest factor " + format_number(quality.crest_factor_db, 1) + " dB is below " +
-               format_number(min_impulse_response_crest_factor_db, 0) +
+        return "crest factor " + format_fixed(quality.crest_factor_db, 1) + " dB is below " +
+               format_fixed(min_impulse_response_crest_factor_db, 0) +
                " dB: the energy is spread over the input like a sweep recording or steady noise, "
                "while an impulse response concentrates it in one arrival";
     }
@@ -209,7 +204,7 @@ std::string reason_not_impulse_response(const SignalQuality& quality, std::span<
     const auto rates = crossing_rate_by_third(samples, levels);
     if (!rates.empty() && rates[0] > 0.0 && rates[1] >= sweep_crossing_rate_rise * rates[0] &&
         rates[2] >= sweep_crossing_rate_rise * rates[1]) {
-        return "the zero-crossing rate rises " + format_number(rates[2] / rates[0], 1) +
+        return "the zero-crossing rate rises " + format_fixed(rates[2] / rates[0], 1) +
                "-fold from the first to the last third of the signal: a sweep recording, which needs "
                "deconvolution with the played sweep";
     }
@@ -231,17 +226,17 @@ std::string reason_not_impulse_response(const SignalQuality& quality, std::span<
         const auto next_loud = static_cast<std::size_t>(
             std::find_if(level.begin() + static_cast<std::ptrdiff_t>(b), level.end(),
                          [&](double l) { return l >= loud_level; }) - level.begin());
-        return "a second event at " + format_number(levels.time_s[next_loud], 3) +
-               " s comes within " + format_number(second_event_margin_db, 0) +
+        return "a second event at " + format_fixed(levels.time_s[next_loud], 3) +
+               " s comes within " + format_fixed(second_event_margin_db, 0) +
                " dB of the maximum after the level had fallen " +
-               format_number(min_decay_depth_db, 0) +
+               format_fixed(min_decay_depth_db, 0) +
                " dB: several impulses or music, not one impulse response";
     }
 
     const bool decays = std::any_of(level.begin() + static_cast<std::ptrdiff_t>(last_loud), level.end(),
                                     [&](double l) { return l <= decayed_level; });
     if (!decays) {
-        return "the level never falls " + format_number(min_decay_depth_db, 0) +
+        return "the level never falls " + format_fixed(min_decay_depth_db, 0) +
                " dB below its maximum: steady noise or a signal without a decay";
     }
     return {};
@@ -364,8 +359,8 @@ SignalQuality assess_signal_quality(std::span<const float> samples, double sampl
         quality.dead = true;
         quality.not_impulse_response_reason =
             *lowest == *highest ? "every sample has the same value"
-                                : "the peak " + format_number(quality.peak_dbfs, 1) + " dBFS is below " +
-                                      format_number(dead_peak_floor_dbfs, 0) + " dBFS";
+                                : "the peak " + format_fixed(quality.peak_dbfs, 1) + " dBFS is below " +
+                                      format_fixed(dead_peak_floor_dbfs, 0) + " dBFS";
         return quality;
     }
 

@@ -1,5 +1,6 @@
 #include "linetune/analysis/smoothing.hpp"
 
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
@@ -69,12 +70,6 @@ constexpr double erb_slope = 107.77 / 1000.0;
 // Smoothing fractions parse_smoothing accepts as "1/b".
 constexpr std::array<int, 7> accepted_octave_fractions{1, 2, 3, 6, 12, 24, 48};
 
-std::string format_number(double value) {
-    std::array<char, 32> text{};
-    std::snprintf(text.data(), text.size(), "%.10g", value);
-    return text.data();
-}
-
 std::string allowed_smoothing_values() {
     std::string list = "none";
     for (const int fraction : accepted_octave_fractions) {
@@ -110,7 +105,7 @@ double erb_width_octaves(double freq_hz) {
 void check_octave_fraction(const Smoothing& smoothing) {
     if (!(smoothing.octave_fraction > 0.0 && std::isfinite(smoothing.octave_fraction))) {
         throw Error("fractional-octave smoothing needs an octave fraction b > 0 (1/b octave), got " +
-                        format_number(smoothing.octave_fraction) + "; use e.g. 6 for 1/6 octave",
+                        format_significant(smoothing.octave_fraction, 10) + "; use e.g. 6 for 1/6 octave",
                     ErrorKind::configuration);
     }
 }
@@ -123,12 +118,12 @@ void check_grid(std::span<const double> freq_hz, std::size_t value_count) {
     for (std::size_t i = 0; i < freq_hz.size(); ++i) {
         if (!(std::isfinite(freq_hz[i]) && freq_hz[i] >= 0.0)) {
             throw Error("smoothing grid point " + std::to_string(i) + " has invalid frequency " +
-                        format_number(freq_hz[i]) + " Hz; frequencies must be finite and >= 0 Hz");
+                        format_significant(freq_hz[i], 10) + " Hz; frequencies must be finite and >= 0 Hz");
         }
         if (i > 0 && !(freq_hz[i] > freq_hz[i - 1])) {
             throw Error("smoothing grid is not strictly ascending at point " + std::to_string(i) +
-                        ": " + format_number(freq_hz[i]) + " Hz after " +
-                        format_number(freq_hz[i - 1]) + " Hz; sort the response and drop duplicates");
+                        ": " + format_significant(freq_hz[i], 10) + " Hz after " +
+                        format_significant(freq_hz[i - 1], 10) + " Hz; sort the response and drop duplicates");
         }
     }
 }
@@ -287,7 +282,7 @@ Smoothing parse_smoothing(std::string_view text) {
 std::string to_string(const Smoothing& smoothing) {
     switch (smoothing.kind) {
     case SmoothingKind::none: return "none";
-    case SmoothingKind::fractional_octave: return "1/" + format_number(smoothing.octave_fraction);
+    case SmoothingKind::fractional_octave: return "1/" + format_significant(smoothing.octave_fraction, 10);
     case SmoothingKind::variable: return "var";
     case SmoothingKind::psychoacoustic: return "psy";
     case SmoothingKind::erb: return "erb";
@@ -316,8 +311,8 @@ std::vector<double> smooth_power(std::span<const double> freq_hz, std::span<cons
     check_grid(freq_hz, power.size());
     for (std::size_t i = 0; i < power.size(); ++i) {
         if (!(std::isfinite(power[i]) && power[i] >= 0.0)) {
-            throw Error("smoothing input power at " + format_number(freq_hz[i]) + " Hz is " +
-                        format_number(power[i]) + "; power must be finite and >= 0");
+            throw Error("smoothing input power at " + format_significant(freq_hz[i], 10) + " Hz is " +
+                        format_significant(power[i], 10) + "; power must be finite and >= 0");
         }
     }
     if (!smooths(smoothing) || power.size() < 2) {

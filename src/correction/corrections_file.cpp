@@ -72,7 +72,7 @@ std::string csv_number(double value, int decimals) {
     return text;
 }
 
-/// A CSV cell: quoted when it holds a comma, quote or line break.
+/// A CSV cell, quoted when it contains a comma, quote or line break.
 std::string csv_cell(const std::string& text) {
     if (text.find_first_of(",\"\n") == std::string::npos) {
         return text;

@@ -3,6 +3,7 @@
 #include "eq_fit_problem.hpp"
 
 #include "linetune/core/error.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/core/frequency_response.hpp"
 
 #include <algorithm>
@@ -152,12 +153,6 @@ constexpr double shrink_factor = 0.8;
 constexpr int max_shrinks = 400;
 constexpr double check_slack_db = 1e-6;
 
-std::string format_number(double value) {
-    std::array<char, 32> text{};
-    std::snprintf(text.data(), text.size(), "%.6g", value);
-    return text.data();
-}
-
 bool is_correcting_type(FilterType type) {
     return type == FilterType::peaking || type == FilterType::low_shelf ||
            type == FilterType::high_shelf;
@@ -188,20 +183,20 @@ void require_limit(bool condition, const std::string& message) {
 
 void validate_limits(const EqLimits& limits) {
     require_limit(limits.sample_rate_hz > 0.0 && std::isfinite(limits.sample_rate_hz),
-                  "sample_rate_hz " + format_number(limits.sample_rate_hz) + " Hz must be above 0");
+                  "sample_rate_hz " + format_significant(limits.sample_rate_hz) + " Hz must be above 0");
     require_limit(limits.min_freq_hz > 0.0 && limits.min_freq_hz <= limits.max_freq_hz,
-                  "min_freq_hz " + format_number(limits.min_freq_hz) + " Hz must be above 0 Hz and at most max_freq_hz " +
-                      format_number(limits.max_freq_hz) + " Hz");
+                  "min_freq_hz " + format_significant(limits.min_freq_hz) + " Hz must be above 0 Hz and at most max_freq_hz " +
+                      format_significant(limits.max_freq_hz) + " Hz");
     require_limit(limits.min_gain_db <= 0.0 && limits.max_gain_db >= 0.0,
-                  "gain range " + format_number(limits.min_gain_db) + " dB to " +
-                      format_number(limits.max_gain_db) + " dB must include 0 dB");
+                  "gain range " + format_significant(limits.min_gain_db) + " dB to " +
+                      format_significant(limits.max_gain_db) + " dB must include 0 dB");
     require_limit(limits.min_q > 0.0 && limits.min_q <= limits.max_q,
-                  "min_q " + format_number(limits.min_q) + " must be above 0 and at most max_q " +
-                      format_number(limits.max_q));
+                  "min_q " + format_significant(limits.min_q) + " must be above 0 and at most max_q " +
+                      format_significant(limits.max_q));
     require_limit(limits.freq_step_hz >= 0.0 && limits.gain_step_db >= 0.0 && limits.q_step >= 0.0,
                   "steps must be 0 (continuous) or positive; got freq_step_hz " +
-                      format_number(limits.freq_step_hz) + " Hz, gain_step_db " +
-                      format_number(limits.gain_step_db) + " dB, q_step " + format_number(limits.q_step));
+                      format_significant(limits.freq_step_hz) + " Hz, gain_step_db " +
+                      format_significant(limits.gain_step_db) + " dB, q_step " + format_significant(limits.q_step));
 }
 
 void validate_response(const FrequencyResponse& response, const std::string& name) {
@@ -217,14 +212,14 @@ void validate_response(const FrequencyResponse& response, const std::string& nam
         if (!std::isfinite(response.freq_hz[i]) || !std::isfinite(response.magnitude_db[i]) ||
             response.freq_hz[i] < 0.0) {
             throw Error(name + " response, point " + std::to_string(i) + " (" +
-                        format_number(response.freq_hz[i]) + " Hz, " +
-                        format_number(response.magnitude_db[i]) +
+                        format_significant(response.freq_hz[i]) + " Hz, " +
+                        format_significant(response.magnitude_db[i]) +
                         " dB): frequency and magnitude must be finite and the frequency at least 0 Hz");
         }
         if (i > 0 && response.freq_hz[i] <= response.freq_hz[i - 1]) {
             throw Error(name + " response, point " + std::to_string(i) + ": frequency " +
-                        format_number(response.freq_hz[i]) + " Hz does not rise above the previous " +
-                        format_number(response.freq_hz[i - 1]) + " Hz; sort the points by frequency");
+                        format_significant(response.freq_hz[i]) + " Hz does not rise above the previous " +
+                        format_significant(response.freq_hz[i - 1]) + " Hz; sort the points by frequency");
         }
     }
 }
@@ -235,8 +230,8 @@ void validate_request(const EqFitRequest& request) {
     validate_response(request.target, "target");
 
     if (!(request.band_start_hz > 0.0 && request.band_start_hz < request.band_end_hz)) {
-        throw Error("zone band " + format_number(request.band_start_hz) + " Hz to " +
-                        format_number(request.band_end_hz) +
+        throw Error("zone band " + format_significant(request.band_start_hz) + " Hz to " +
+                        format_significant(request.band_end_hz) +
                         " Hz is invalid; the band start must be above 0 Hz and below the band end",
                     ErrorKind::configuration);
     }
@@ -247,8 +242,8 @@ void validate_request(const EqFitRequest& request) {
     }
     for (std::size_t i = 0; i < request.weights.size(); ++i) {
         if (!(request.weights[i] >= 0.0) || !std::isfinite(request.weights[i])) {
-            throw Error("EQ fit: weight " + format_number(request.weights[i]) + " of measured point " +
-                        std::to_string(i) + " (" + format_number(request.measured.freq_hz[i]) +
+            throw Error("EQ fit: weight " + format_significant(request.weights[i]) + " of measured point " +
+                        std::to_string(i) + " (" + format_significant(request.measured.freq_hz[i]) +
                         " Hz) is invalid; weights must be finite and at least 0");
         }
     }
@@ -897,7 +892,7 @@ FitState fit_bands(const detail::EqFitProblem& problem, const EqFitRequest& requ
         if (!added) {
             notes.push_back("stopped at " + std::to_string(state.bands.size()) +
                             " bands: another band lowered the RMS error by only " +
-                            format_number(best_rms_decrease_db) + " dB");
+                            format_significant(best_rms_decrease_db) + " dB");
             break;
         }
     }
@@ -959,7 +954,7 @@ void fill_figures(EqFitResult& result, const EqFitRequest& request, const FitGri
     const auto dip_count = static_cast<std::size_t>(std::count(roles.begin(), roles.end(), PointRole::dip));
     if (dip_count > 0) {
         result.notes.push_back(std::to_string(dip_count) + " measured points lie in deep narrow dips (more than " +
-                               format_number(dip_depth_db) +
+                               format_significant(dip_depth_db) +
                                " dB below the 1/1-octave mean) and were left uncorrected");
     }
 }
@@ -989,12 +984,12 @@ EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
 
     if (!has_correctable) {
         result.notes.push_back("no correctable point: the measured response does not cover the band " +
-                               format_number(request.band_start_hz) + " Hz to " +
-                               format_number(request.band_end_hz) + " Hz below " +
-                               format_number(max_freq_fraction_of_sample_rate * limits.sample_rate_hz) + " Hz");
+                               format_significant(request.band_start_hz) + " Hz to " +
+                               format_significant(request.band_end_hz) + " Hz below " +
+                               format_significant(max_freq_fraction_of_sample_rate * limits.sample_rate_hz) + " Hz");
     } else if (!band_room) {
         result.notes.push_back("no band frequency is both inside the zone's band and inside the device's " +
-                               format_number(limits.min_freq_hz) + " Hz to " + format_number(limits.max_freq_hz) +
+                               format_significant(limits.min_freq_hz) + " Hz to " + format_significant(limits.max_freq_hz) +
                                " Hz");
     } else if (any_correcting_type && limits.max_bands > 0) {
         const auto check_freq_hz = check_frequencies(grid, request);

@@ -1,6 +1,7 @@
 #include "linetune/correction/tuning.hpp"
 
 #include "linetune/analysis/channel_analysis.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 #include "linetune/correction/alignment.hpp"
@@ -24,12 +25,6 @@ struct MicMeasurement {
     int polarity = 1;
     bool absolute_timing = false;  ///< the file carried a time base (REW start time, --t0-sample)
 };
-
-std::string format_number(double value, int decimals) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.*f", decimals, value);
-    return text;
-}
 
 std::string zone_mic_context(const Zone& zone, const Microphone& mic) {
     return "zone '" + zone.name + "', microphone '" + mic.name + "'";
@@ -91,8 +86,8 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
         measurement = io::read_measurement(path, {});
         const double rate_hz = measurement.kind == io::MeasurementKind::frequency_response ? 0.0 : measurement.signal.sample_rate_hz();
         if (rate_hz > 0.0 && common_rate_hz > 0.0 && std::fabs(rate_hz - common_rate_hz) > 1e-6) {
-            throw Error("'" + path.string() + "' is at " + format_number(rate_hz, 0) + " Hz but '" + common_rate_source +
-                        "' is at " + format_number(common_rate_hz, 0) + " Hz; measure every zone at one sample rate");
+            throw Error("'" + path.string() + "' is at " + format_fixed(rate_hz, 0) + " Hz but '" + common_rate_source +
+                        "' is at " + format_fixed(common_rate_hz, 0) + " Hz; measure every zone at one sample rate");
         }
         if (rate_hz > 0.0 && common_rate_hz == 0.0) {
             common_rate_hz = rate_hz;

@@ -42,7 +42,7 @@ void apply_t0_sample(Measurement& measurement, double t0_sample) {
     measurement.signal.time_base = {t0_sample, TimeBaseSource::t0_sample_option};
 }
 
-/// A container's own sample rate wins; a different --sample-rate is a mistake worth stopping for.
+/// Rejects a --sample-rate that differs from the container's own rate: the header is right, so the option is a mistake.
 void check_declared_sample_rate(const Measurement& measurement, const MeasurementReadOptions& options) {
     if (!options.raw_layout) {
         return;
