@@ -61,8 +61,57 @@ FrequencyResponse with_setting(FrequencyResponse response, const ZoneSetting& se
     return response;
 }
 
+/// Removes a setting from a measurement before it is analysed or smoothed: an impulse response
+/// is filtered by the inverse of each band (RBJ peaking and shelving filters are minimum phase,
+/// so their inverses are stable) and by the inverse gain; a frequency-response export has the
+/// setting's magnitude subtracted point by point. Filters are designed at the measurement's own
+/// sample rate, so the removal matches a setting applied there exactly; at the device's rate it
+/// differs only close to Nyquist.
+void remove_setting(io::Measurement& measurement, const ZoneSetting& setting, double device_rate_hz) {
+    if (setting.bands.empty() && setting.gain_db == 0.0) {
+        return;
+    }
+    if (measurement.kind == io::MeasurementKind::frequency_response) {
+        for (auto& trace : measurement.responses) {
+            trace.response = with_setting(trace.response, setting, device_rate_hz, -1.0);
+        }
+        return;
+    }
+    const double fs = measurement.signal.sample_rate_hz();
+    const double inverse_gain = amplitude_from_db(-setting.gain_db);
+    for (std::size_t c = 0; c < measurement.signal.channel_count(); ++c) {
+        auto samples = measurement.signal.channel(c);
+        for (const auto& band : setting.bands) {
+            if (band.freq_hz >= 0.5 * fs) {
+                continue;  // beyond this file's Nyquist frequency: it cannot have shaped the recording
+            }
+            const analysis::BiquadCoefficients forward = analysis::design_biquad(band, fs);
+            // Inverse: H⁻¹ = A(z)/B(z), normalised by b0 (non-zero for peaking and shelving filters).
+            const double b0 = 1.0 / forward.b0;
+            const double b1 = forward.a1 * b0;
+            const double b2 = forward.a2 * b0;
+            const double a1 = forward.b1 * b0;
+            const double a2 = forward.b2 * b0;
+            double x1 = 0.0, x2 = 0.0, y1 = 0.0, y2 = 0.0;
+            for (float& sample : samples) {
+                const double x0 = sample;
+                const double y0 = b0 * x0 + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+                x2 = x1;
+                x1 = x0;
+                y2 = y1;
+                y1 = y0;
+                sample = static_cast<float>(y0);
+            }
+        }
+        for (float& sample : samples) {
+            sample = static_cast<float>(sample * inverse_gain);
+        }
+    }
+}
+
 MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const Microphone& mic, const TuneOptions& options,
-                                    double& common_rate_hz, std::string& common_rate_source) {
+                                    const ZoneSetting& applied, double device_rate_hz, double& common_rate_hz,
+                                    std::string& common_rate_source) {
     const auto path = measurement_path(venue, zone.name, mic.name, options.measurements_dir);
     std::error_code error;
     if (!std::filesystem::is_regular_file(path, error)) {
@@ -93,6 +142,8 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
             common_rate_hz = rate_hz;
             common_rate_source = path.string();
         }
+        // What the zone sounds like without the setting that was applied while measuring.
+        remove_setting(measurement, applied, device_rate_hz);
         file = analysis::analyze_measurement(std::move(measurement), analysis_options, nullptr);
     } catch (const Error& failure) {
         throw failure.with_context(zone_mic_context(zone, mic));
@@ -216,11 +267,8 @@ ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& optio
         if (weight == mic.zone_weights.end() || weight->second <= 0.0) {
             continue;
         }
-        MicMeasurement measurement = read_mic_measurement(venue, zone, mic, options, common_rate_hz, common_rate_source);
-        if (!measurement.response.response.freq_hz.empty()) {
-            // What the zone sounds like without the setting that was applied while measuring.
-            measurement.response.response = with_setting(measurement.response.response, applied_setting, dsp_rate_hz, -1.0);
-        }
+        MicMeasurement measurement = read_mic_measurement(venue, zone, mic, options, applied_setting, dsp_rate_hz,
+                                                          common_rate_hz, common_rate_source);
         responses.push_back(measurement.response);
         work.mics.push_back(std::move(measurement));
     }
@@ -330,7 +378,15 @@ std::vector<ZoneAlignment> align(const Venue& venue, const std::vector<ZoneWork>
         if (!timing_missing) {
             throw;
         }
-        notes.push_back(std::string("delays between systems not set (left at 0 ms): ") + failure.what());
+        std::string zones_without_timing;
+        for (const ZoneArrivals& zone : arrivals) {
+            if (!zone.absolute_timing) {
+                zones_without_timing += (zones_without_timing.empty() ? "'" : ", '") + zone.zone + "'";
+            }
+        }
+        notes.push_back("delays between systems not set (left at 0 ms): the measurements of zone(s) " + zones_without_timing +
+                        " carry no absolute timing (frequency-response exports have no arrival time, and impulse "
+                        "responses need a loopback time base such as a REW text export or --t0-sample)");
     }
 
     // Levels only: one system, every zone its own unit, no arrivals.

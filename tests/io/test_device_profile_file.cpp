@@ -65,7 +65,7 @@ TEST_CASE("generic profile has its documented limits") {
 
     CHECK(profile.channel_count == 8);
     CHECK(profile.sample_rate_hz == doctest::Approx(48000.0));
-    CHECK(profile.limits.eq.max_bands == 8);
+    CHECK(profile.limits.eq.max_bands == 10);
     CHECK(profile.limits.eq.filter_types.size() == 5);
     CHECK(profile.limits.eq.freq_hz.min == doctest::Approx(20.0));
     CHECK(profile.limits.eq.freq_hz.max == doctest::Approx(20000.0));

@@ -69,7 +69,7 @@ TEST_CASE("warehouse limits narrow the EQ gain only") {
     CHECK(amplifier.profile.limits.eq.gain_db.max == doctest::Approx(15.0));
     CHECK(amplifier.limits.eq.gain_db.max == doctest::Approx(6.0));
     CHECK(amplifier.limits.eq.gain_db.min == doctest::Approx(-15.0));
-    CHECK(amplifier.limits.eq.max_bands == 8);
+    CHECK(amplifier.limits.eq.max_bands == 10);
 }
 
 TEST_CASE("tilt target falls one dB per octave") {
