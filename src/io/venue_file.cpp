@@ -343,6 +343,20 @@ private:
             problem("zones " + detail::join_names(references) +
                     " are all marked polarity_reference; mark one zone only");
         }
+
+        // A hang is one flown array: its zones share one delay, so they must belong to one system.
+        std::map<std::string, const Zone*> first_zone_of_hang;
+        for (const auto& zone : venue_.zones) {
+            if (zone.hang.empty()) {
+                continue;
+            }
+            const auto [entry, inserted] = first_zone_of_hang.emplace(zone.hang, &zone);
+            if (!inserted && entry->second->system != zone.system) {
+                problem("hang '" + zone.hang + "' has zone '" + entry->second->name + "' in system '" +
+                        entry->second->system + "' and zone '" + zone.name + "' in system '" + zone.system +
+                        "'; a hang is one array and belongs to one system: give the zones separate hangs");
+            }
+        }
     }
 
     void read_zone(const json& item, std::size_t index) {

@@ -209,6 +209,13 @@ TEST_CASE("duplicate channel is rejected") {
               "give each zone its own channel");
 }
 
+TEST_CASE("hang spanning two systems is rejected") {
+    CHECK(load_error("broken-hang-across-systems.json") ==
+          head("broken-hang-across-systems.json") +
+              "hang 'L' has zone 'L-main' in system 'mains' and zone 'front-fill' in system 'fills'; a hang is "
+              "one array and belongs to one system: give the zones separate hangs");
+}
+
 TEST_CASE("fit band above Nyquist is rejected") {
     CHECK(load_error("broken-fit-band-above-nyquist.json") ==
           head("broken-fit-band-above-nyquist.json") +
