@@ -19,7 +19,9 @@
 //   outside band:  r_i = k_out · (S_i − clamp(S_i, −cut_room_i, +boost_tol))
 //
 // and every point a second residual k_cap · max(0, S_i − max_boost) that keeps the total EQ under
-// the boost cap where bands overlap. The cost is Σ r². Because the grid is uniform in log
+// the boost cap where bands overlap. k_out and k_cap are multiplied by a penalty scale, 1 for the
+// fit. A penalty lets the optimum break a limit by an amount of the order of (error slope)/k², so
+// a fit that breaks one is refined again with a larger scale before the final check shrinks bands. The cost is Σ r². Because the grid is uniform in log
 // frequency, each octave counts the same whatever grid the measurement came on.
 //
 // The minimisation
@@ -210,6 +212,8 @@ double EqFitProblem::residuals(const FitState& state, const std::vector<double>&
     values.assign(2 * n, 0.0);
     eq_slope.assign(2 * n, 0.0);
     offset_slope.assign(2 * n, 0.0);
+    const double outside_weight = outside_band_weight * limits_.penalty_scale;
+    const double cap_weight = boost_cap_weight * limits_.penalty_scale;
 
     for (std::size_t i = 0; i < n; ++i) {
         const double s = eq_db[i];
@@ -228,16 +232,16 @@ double EqFitProblem::residuals(const FitState& state, const std::vector<double>&
         case PointRole::outside_band: {
             const double tolerated = std::clamp(s, -grid_.outside_cut_room_db[i], limits_.outside_band_boost_db);
             if (s != tolerated) {
-                values[i] = outside_band_weight * (s - tolerated);
-                eq_slope[i] = outside_band_weight;
+                values[i] = outside_weight * (s - tolerated);
+                eq_slope[i] = outside_weight;
             }
             break;
         }
         }
 
         if (s > limits_.max_boost_db) {
-            values[n + i] = boost_cap_weight * (s - limits_.max_boost_db);
-            eq_slope[n + i] = boost_cap_weight;
+            values[n + i] = cap_weight * (s - limits_.max_boost_db);
+            eq_slope[n + i] = cap_weight;
         }
     }
 

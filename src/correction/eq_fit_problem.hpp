@@ -48,6 +48,9 @@ struct EqLimitsOnGrid {
     double max_boost_db = 0;               ///< the total EQ may not rise above this anywhere
     double outside_band_boost_db = 0;      ///< largest boost tolerated outside the band
     double sample_rate_hz = 48000;
+    /// Multiplies the weights of the outside-band and boost-cap penalties: 1 for the fit, larger
+    /// to push a fitted state back inside the limits before the final check.
+    double penalty_scale = 1.0;
 };
 
 /// Level offset and bands: everything the optimiser moves.
