@@ -14,6 +14,8 @@ packages=(
     libeigen3-dev libfftw3-dev libsndfile1-dev nlohmann-json3-dev libcli11-dev doctest-dev
     # tests: the independent ISO 3382 reference implementation
     python3 python3-numpy python3-scipy
+    # tests: DRC-FIR, the room-correction program that linetune's held-out EQ result is compared with
+    drc
 )
 
 run_as_root() {
