@@ -1,10 +1,13 @@
 """Shared helpers for the command-line tests: running linetune and finding the shared data."""
 
 import json
+import math
 import os
 import subprocess
 import sys
 import unittest
+
+import numpy as np
 
 
 def linetune_exe():
@@ -40,6 +43,36 @@ def analyze_json(*args, check_exit=0):
     """Run `linetune analyze --json ARGS` and return the parsed document."""
     _, out, _ = run_linetune("analyze", "--json", *args, check_exit=check_exit)
     return json.loads(out)
+
+
+def rbj_coefficients(band, rate_hz):
+    """Return the Audio EQ Cookbook biquad (b, a) normalised by a0. Shelves take Q: alpha = sin w0 / (2Q)."""
+    a = 10.0 ** (band["gain_db"] / 40.0)
+    w0 = 2.0 * math.pi * band["freq_hz"] / rate_hz
+    cos_w0 = math.cos(w0)
+    alpha = math.sin(w0) / (2.0 * band["q"])
+    s = 2.0 * math.sqrt(a) * alpha
+    kind = band["type"]
+    if kind == "peaking":
+        b = [1 + alpha * a, -2 * cos_w0, 1 - alpha * a]
+        den = [1 + alpha / a, -2 * cos_w0, 1 - alpha / a]
+    elif kind == "low_shelf":
+        b = [a * ((a + 1) - (a - 1) * cos_w0 + s), 2 * a * ((a - 1) - (a + 1) * cos_w0),
+             a * ((a + 1) - (a - 1) * cos_w0 - s)]
+        den = [(a + 1) + (a - 1) * cos_w0 + s, -2 * ((a - 1) + (a + 1) * cos_w0), (a + 1) + (a - 1) * cos_w0 - s]
+    elif kind == "high_shelf":
+        b = [a * ((a + 1) + (a - 1) * cos_w0 + s), -2 * a * ((a - 1) + (a + 1) * cos_w0),
+             a * ((a + 1) + (a - 1) * cos_w0 - s)]
+        den = [(a + 1) - (a - 1) * cos_w0 + s, 2 * ((a - 1) - (a + 1) * cos_w0), (a + 1) - (a - 1) * cos_w0 - s]
+    elif kind == "high_pass":
+        b = [(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2]
+        den = [1 + alpha, -2 * cos_w0, 1 - alpha]
+    elif kind == "low_pass":
+        b = [(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2]
+        den = [1 + alpha, -2 * cos_w0, 1 - alpha]
+    else:
+        raise ValueError(f"unknown band type {kind}")
+    return np.array(b) / den[0], np.array(den) / den[0]
 
 
 def main():

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.io.wavfile
 import scipy.signal
 
-from cli_support import main, run_linetune
+from cli_support import rbj_coefficients, main, run_linetune
 
 SAMPLE_RATE_HZ = 44100
 WAREHOUSE_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples", "warehouse"))
@@ -103,44 +103,9 @@ def target_db(venue, freq_hz):
 
 
 def rbj_biquad_sos(band, sample_rate_hz):
-    """One second-order section of a parametric band, from the RBJ Audio-EQ-Cookbook formulas.
-    Shelves take Q directly (Q 0.7071 is slope S = 1), as linetune's biquad design does."""
-    amplitude = 10.0 ** (band["gain_db"] / 40.0)
-    w0 = 2.0 * math.pi * band["freq_hz"] / sample_rate_hz
-    cos_w0 = math.cos(w0)
-    alpha = math.sin(w0) / (2.0 * band["q"])
-    shelf_term = 2.0 * math.sqrt(amplitude) * alpha
-    kind = band["type"]
-
-    if kind == "peaking":
-        b = [1 + alpha * amplitude, -2 * cos_w0, 1 - alpha * amplitude]
-        a = [1 + alpha / amplitude, -2 * cos_w0, 1 - alpha / amplitude]
-    elif kind == "low_shelf":
-        a_plus, a_minus = amplitude + 1, amplitude - 1
-        b = [amplitude * (a_plus - a_minus * cos_w0 + shelf_term),
-             2 * amplitude * (a_minus - a_plus * cos_w0),
-             amplitude * (a_plus - a_minus * cos_w0 - shelf_term)]
-        a = [a_plus + a_minus * cos_w0 + shelf_term,
-             -2 * (a_minus + a_plus * cos_w0),
-             a_plus + a_minus * cos_w0 - shelf_term]
-    elif kind == "high_shelf":
-        a_plus, a_minus = amplitude + 1, amplitude - 1
-        b = [amplitude * (a_plus + a_minus * cos_w0 + shelf_term),
-             -2 * amplitude * (a_minus + a_plus * cos_w0),
-             amplitude * (a_plus + a_minus * cos_w0 - shelf_term)]
-        a = [a_plus - a_minus * cos_w0 + shelf_term,
-             2 * (a_minus - a_plus * cos_w0),
-             a_plus - a_minus * cos_w0 - shelf_term]
-    elif kind == "high_pass":
-        b = [(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2]
-        a = [1 + alpha, -2 * cos_w0, 1 - alpha]
-    elif kind == "low_pass":
-        b = [(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2]
-        a = [1 + alpha, -2 * cos_w0, 1 - alpha]
-    else:
-        raise AssertionError(f"band type {kind!r} is not one of peaking, low_shelf, high_shelf, high_pass, low_pass")
-
-    return np.array([b[0] / a[0], b[1] / a[0], b[2] / a[0], 1.0, a[1] / a[0], a[2] / a[0]])
+    """One second-order section (b0, b1, b2, 1, a1, a2) of a parametric band."""
+    b, a = rbj_coefficients(band, sample_rate_hz)
+    return np.concatenate([b, a])
 
 
 def apply_linetune_setting(impulse_response, zone_setting):

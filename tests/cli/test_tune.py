@@ -19,7 +19,7 @@ import numpy as np
 import scipy.io.wavfile
 import scipy.signal
 
-from cli_support import main, require_shared_data, run_linetune
+from cli_support import rbj_coefficients, main, require_shared_data, run_linetune
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VENUES = os.path.join(ROOT, "tests", "data", "venues")
@@ -95,36 +95,6 @@ def predicted(zone):
     curves = zone["predicted"]
     return (np.array(curves["freq_hz"]), curve(curves["before_db"]), curve(curves["after_db"]),
             curve(curves["target_db"]))
-
-
-def rbj_coefficients(band, rate_hz):
-    """Return the Audio EQ Cookbook biquad (b, a) normalised by a0. Shelves take Q: alpha = sin w0 / (2Q)."""
-    a = 10.0 ** (band["gain_db"] / 40.0)
-    w0 = 2.0 * math.pi * band["freq_hz"] / rate_hz
-    cos_w0 = math.cos(w0)
-    alpha = math.sin(w0) / (2.0 * band["q"])
-    s = 2.0 * math.sqrt(a) * alpha
-    kind = band["type"]
-    if kind == "peaking":
-        b = [1 + alpha * a, -2 * cos_w0, 1 - alpha * a]
-        den = [1 + alpha / a, -2 * cos_w0, 1 - alpha / a]
-    elif kind == "low_shelf":
-        b = [a * ((a + 1) - (a - 1) * cos_w0 + s), 2 * a * ((a - 1) - (a + 1) * cos_w0),
-             a * ((a + 1) - (a - 1) * cos_w0 - s)]
-        den = [(a + 1) + (a - 1) * cos_w0 + s, -2 * ((a - 1) + (a + 1) * cos_w0), (a + 1) + (a - 1) * cos_w0 - s]
-    elif kind == "high_shelf":
-        b = [a * ((a + 1) + (a - 1) * cos_w0 + s), -2 * a * ((a - 1) + (a + 1) * cos_w0),
-             a * ((a + 1) + (a - 1) * cos_w0 - s)]
-        den = [(a + 1) - (a - 1) * cos_w0 + s, 2 * ((a - 1) - (a + 1) * cos_w0), (a + 1) - (a - 1) * cos_w0 - s]
-    elif kind == "high_pass":
-        b = [(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2]
-        den = [1 + alpha, -2 * cos_w0, 1 - alpha]
-    elif kind == "low_pass":
-        b = [(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2]
-        den = [1 + alpha, -2 * cos_w0, 1 - alpha]
-    else:
-        raise ValueError(f"unknown band type {kind}")
-    return np.array(b) / den[0], np.array(den) / den[0]
 
 
 def bands_db(bands, freq_hz, rate_hz):
