@@ -7,6 +7,16 @@
 #include <cmath>
 
 namespace linetune {
+
+std::string_view to_string(SpatialAveraging averaging) {
+    switch (averaging) {
+    case SpatialAveraging::quality_weighted: return "quality_weighted";
+    case SpatialAveraging::power: return "power";
+    case SpatialAveraging::decibel: return "decibel";
+    }
+    return "quality_weighted";
+}
+
 namespace {
 
 struct FilterKindName {

@@ -366,7 +366,8 @@ private:
         const std::string context = name.empty() ? "zone " + std::to_string(index + 1) : "zone '" + name + "'";
         const JsonObjectReader reader(item, context, problems_,
                                       {"name", "hang", "system", "amplifier", "channel", "fit_band_hz",
-                                       "level_offset_db", "max_boost_db", "precedence_ms", "polarity_reference"});
+                                       "level_offset_db", "max_boost_db", "precedence_ms", "polarity_reference",
+                                       "averaging"});
         if (!reader.valid()) {
             return;
         }
@@ -378,6 +379,18 @@ private:
         zone.amplifier = reader.text("amplifier", true).value_or("");
         zone.channel = reader.count("channel", true, 1).value_or(0);
         zone.polarity_reference = reader.boolean("polarity_reference").value_or(false);
+        if (const auto averaging = reader.text("averaging", false)) {
+            bool known = false;
+            for (const auto method : {SpatialAveraging::quality_weighted, SpatialAveraging::power, SpatialAveraging::decibel}) {
+                if (*averaging == to_string(method)) {
+                    zone.averaging = method;
+                    known = true;
+                }
+            }
+            if (!known) {
+                reader.problem("averaging '" + *averaging + "' is not one of quality_weighted, power, decibel");
+            }
+        }
         for (const auto& other : venue_.zones) {
             if (!zone.name.empty() && other.name == zone.name) {
                 reader.problem("the name is used twice; give each zone its own name");

@@ -99,6 +99,8 @@ TEST_CASE("festival venue applies system defaults") {
     CHECK(linetune::find_zone(venue, "front-fill").level_offset_db == doctest::Approx(-3.0));
     CHECK(linetune::find_zone(venue, "tower-1").precedence_ms == doctest::Approx(10.0));
     CHECK(venue.humidity_percent == std::optional<double>(55.0));
+    CHECK(linetune::find_zone(venue, "subs").averaging == linetune::SpatialAveraging::power);
+    CHECK(linetune::find_zone(venue, "L-main").averaging == linetune::SpatialAveraging::quality_weighted);
     CHECK(linetune::target_db(venue, 63.0) == doctest::Approx(0.0));
     CHECK(linetune::target_db(venue, linetune::find_zone(venue, "front-fill"), 63.0) == doctest::Approx(-3.0));
 }
@@ -184,7 +186,7 @@ TEST_CASE("unknown key is rejected") {
     CHECK(load_error("broken-unknown-key.json") ==
           head("broken-unknown-key.json") +
               "zone 'L-main': unknown key 'level_ofset_db' (allowed: name, hang, system, amplifier, channel, "
-              "fit_band_hz, level_offset_db, max_boost_db, precedence_ms, polarity_reference); check the spelling");
+              "fit_band_hz, level_offset_db, max_boost_db, precedence_ms, polarity_reference, averaging); check the spelling");
 }
 
 TEST_CASE("bad JSON names line and column") {
@@ -207,6 +209,12 @@ TEST_CASE("duplicate channel is rejected") {
           head("broken-duplicate-channel.json") +
               "zone 'subs': channel 1 of amplifier 'amp-1' is already used by zone 'L-main'; "
               "give each zone its own channel");
+}
+
+TEST_CASE("unknown averaging method is rejected") {
+    CHECK(load_error("broken-unknown-averaging.json") ==
+          head("broken-unknown-averaging.json") +
+              "zone 'main': averaging 'median' is not one of quality_weighted, power, decibel");
 }
 
 TEST_CASE("hang spanning two systems is rejected") {

@@ -94,6 +94,16 @@ struct Amplifier {
     ChannelLimits limits;  ///< effective limits: the profile's, tightened by the venue's "limits"
 };
 
+/// How a zone's microphone responses are combined into its spatial average.
+enum class SpatialAveraging {
+    quality_weighted,  ///< power average weighted per point by mic weight, peak-to-noise ratio and coherence
+    power,             ///< power average weighted by mic weight
+    decibel,           ///< mean of the dB values weighted by mic weight
+};
+
+/// Name of an averaging method as written in the venue file.
+std::string_view to_string(SpatialAveraging averaging);
+
 /// A group of boxes on one amplifier channel, tuned as one.
 struct Zone {
     std::string name;
@@ -106,6 +116,7 @@ struct Zone {
     double max_boost_db = 0.0;      ///< largest EQ boost the fit may apply
     double precedence_ms = 0.0;     ///< how long after the mains this zone's sound should arrive
     bool polarity_reference = false;  ///< the zone whose polarity the others are matched to
+    SpatialAveraging averaging = SpatialAveraging::quality_weighted;
 };
 
 /// A measurement microphone position and the zones it judges.
