@@ -171,6 +171,15 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
     return result;
 }
 
+AveragingMethod averaging_method_of(const Zone& zone) {
+    switch (zone.averaging) {
+    case SpatialAveraging::power: return AveragingMethod::power;
+    case SpatialAveraging::decibel: return AveragingMethod::decibel;
+    case SpatialAveraging::quality_weighted: return AveragingMethod::quality_weighted;
+    }
+    return default_averaging_method;
+}
+
 analysis::FilterType filter_type_of(FilterKind kind) {
     return *analysis::parse_filter_type(to_string(kind));
 }
@@ -275,7 +284,7 @@ ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& optio
 
     ZoneAverage average;
     try {
-        average = average_zone(responses, default_averaging_method, zone.fit_band_hz.low_hz, zone.fit_band_hz.high_hz);
+        average = average_zone(responses, averaging_method_of(zone), zone.fit_band_hz.low_hz, zone.fit_band_hz.high_hz);
     } catch (const Error& failure) {
         throw failure.with_context("zone '" + zone.name + "'");
     }
