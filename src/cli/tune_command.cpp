@@ -46,7 +46,7 @@ correction::TuningResult tune_from(const TuneArguments& args, Venue& venue) {
                                    ? std::filesystem::path(args.venue_path).parent_path() / "measurements"
                                    : std::filesystem::path(args.measurements_dir);
     if (!args.applied_path.empty()) {
-        options.applied = correction::read_zone_settings(args.applied_path);
+        options.applied = correction::read_zone_settings(args.applied_path, venue.name);
     }
     return correction::tune_venue(venue, options);
 }
@@ -92,7 +92,27 @@ std::string json_text(const nlohmann::json& document) {
     return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+/// Checks before any work that an output file can be written: its folder exists and the path is
+/// not a folder. Nothing is then written unless tuning succeeds.
+void check_output_path(const std::string& option, const std::string& path) {
+    if (path.empty()) {
+        return;
+    }
+    const std::filesystem::path file(path);
+    const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    std::error_code error;
+    if (!std::filesystem::is_directory(folder, error)) {
+        throw Error(option + " '" + path + "': the folder '" + folder.string() + "' does not exist; create it first",
+                    ErrorKind::configuration);
+    }
+    if (std::filesystem::is_directory(file, error)) {
+        throw Error(option + " '" + path + "' is a folder; give a file name", ErrorKind::configuration);
+    }
+}
+
 int run_tune(const TuneArguments& args) {
+    check_output_path("--out", args.out_path);
+    check_output_path("--csv", args.csv_path);
     Venue venue;
     const correction::TuningResult result = tune_from(args, venue);
     nlohmann::json document = correction::corrections_json(result);
@@ -165,8 +185,8 @@ int run_job(const TuneArguments& args) {
 void add_common_options(CLI::App* command, TuneArguments& args) {
     command->add_option("venue", args.venue_path, "Venue file (JSON): zones, microphones, amplifiers, target")->required();
     command->add_option("--measurements", args.measurements_dir,
-                        "Folder of stored measurements laid out as DIR/ZONE/MIC.wav (or .txt/.csv); files the venue "
-                        "maps explicitly are read from there instead");
+                        "Folder of stored measurements laid out as DIR/ZONE/MIC.wav (or .txt/.csv); default: "
+                        "'measurements' beside the venue file. Files the venue maps explicitly are read from there instead");
     command->add_option("--applied", args.applied_path,
                         "Corrections file that was active while measuring; its effect is removed so the result is "
                         "the new absolute setting");

@@ -14,6 +14,10 @@ using nlohmann::json;
 
 json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
 
+/// A setting value without binary float noise (2.8000000000000003 → 2.8): device steps are
+/// far coarser than 1e-6.
+double rounded(double value) { return std::round(value * 1e6) / 1e6 + 0.0; }
+
 json residual_json(const Residual& residual) {
     return {{"rms_before_db", number_or_null(residual.rms_before_db)},
             {"rms_after_db", number_or_null(residual.rms_after_db)},
@@ -33,9 +37,9 @@ json zone_json(const ZoneOutcome& zone) {
     json bands = json::array();
     for (const auto& band : zone.setting.bands) {
         bands.push_back({{"type", analysis::to_string(band.type)},
-                         {"freq_hz", band.freq_hz},
-                         {"gain_db", band.gain_db},
-                         {"q", band.q}});
+                         {"freq_hz", rounded(band.freq_hz)},
+                         {"gain_db", rounded(band.gain_db)},
+                         {"q", rounded(band.q)}});
     }
     json mics = json::array();
     for (const auto& mic : zone.mics) {
@@ -51,8 +55,8 @@ json zone_json(const ZoneOutcome& zone) {
     return {{"zone", zone.zone},
             {"amplifier", zone.amplifier},
             {"channel", zone.channel},
-            {"delay_ms", zone.setting.delay_ms},
-            {"gain_db", zone.setting.gain_db},
+            {"delay_ms", rounded(zone.setting.delay_ms)},
+            {"gain_db", rounded(zone.setting.gain_db)},
             {"bands", bands},
             {"polarity_fault", zone.polarity_fault},
             {"residual", residual_json(zone.residual)},
@@ -118,8 +122,13 @@ std::string corrections_csv(const TuningResult& result) {
     return out.str();
 }
 
-std::map<std::string, ZoneSetting> read_zone_settings(const std::filesystem::path& path) {
+std::map<std::string, ZoneSetting> read_zone_settings(const std::filesystem::path& path, const std::string& venue_name) {
     const std::string label = "file '" + path.string() + "'";
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(path, error)) {
+        throw Error(label + ": not found or not a regular file; give the corrections file that was active while measuring",
+                    ErrorKind::configuration);
+    }
     std::ifstream stream(path);
     if (!stream) {
         throw Error(label + ": cannot be opened; check the path", ErrorKind::configuration);
@@ -132,6 +141,13 @@ std::map<std::string, ZoneSetting> read_zone_settings(const std::filesystem::pat
     }
     if (!document.is_object() || !document.contains("zones") || !document.at("zones").is_array()) {
         throw Error(label + ": not a corrections file (no \"zones\" list)", ErrorKind::configuration);
+    }
+
+    const std::string file_venue = document.value("venue", std::string());
+    if (file_venue != venue_name) {
+        throw Error(label + ": it was made for venue '" + file_venue + "', not '" + venue_name +
+                        "'; give the corrections file of this venue",
+                    ErrorKind::configuration);
     }
 
     std::map<std::string, ZoneSetting> settings;

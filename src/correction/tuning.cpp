@@ -6,6 +6,7 @@
 #include "linetune/core/units.hpp"
 #include "linetune/correction/alignment.hpp"
 #include "linetune/correction/eq_fitter.hpp"
+#include "linetune/correction/spatial_shrink.hpp"
 #include "linetune/correction/zone_average.hpp"
 #include "linetune/io/measurement_file.hpp"
 #include "linetune/io/mic_calibration.hpp"
@@ -24,6 +25,7 @@ struct MicMeasurement {
     std::optional<double> arrival_ms;
     int polarity = 1;
     bool absolute_timing = false;  ///< the file carried a time base (REW start time, --t0-sample)
+    std::string note;              ///< something the user should know about how the file was read
 };
 
 std::string zone_mic_context(const Zone& zone, const Microphone& mic) {
@@ -122,6 +124,7 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
 
     io::Measurement measurement;
     analysis::FileAnalysis file;
+    std::string channel_note;
     analysis::AnalysisOptions analysis_options;
     analysis_options.smoothing = options.smoothing;
     analysis_options.response_points_per_octave = options.points_per_octave;
@@ -142,6 +145,18 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
             common_rate_hz = rate_hz;
             common_rate_source = path.string();
         }
+        if (measurement.kind != io::MeasurementKind::frequency_response) {
+            const std::size_t channels = measurement.signal.channel_count();
+            const auto mapped = measurement_channel(venue, zone.name, mic.name);
+            if (mapped && *mapped > channels) {
+                throw Error("'" + path.string() + "#" + std::to_string(*mapped) + "': the file has " +
+                            std::to_string(channels) + " channel(s); fix the channel in the venue's \"measurements\"");
+            }
+            if (!mapped && channels > 1) {
+                channel_note = "'" + path.string() + "' has " + std::to_string(channels) +
+                               " channels and the venue names none (\"file.wav#N\"): channel 1 was used";
+            }
+        }
         // What the zone sounds like without the setting that was applied while measuring.
         remove_setting(measurement, applied, device_rate_hz);
         file = analysis::analyze_measurement(std::move(measurement), analysis_options, nullptr);
@@ -151,6 +166,7 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
 
     const analysis::ChannelAnalysis& channel = file.channels.front();
     MicMeasurement result;
+    result.note = channel_note;
     result.response.mic = mic.name;
     result.response.weight = mic.zone_weights.at(zone.name);
     result.response.flags = channel.flags;
@@ -270,21 +286,40 @@ ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& optio
     const ZoneSetting no_setting;
     const ZoneSetting& applied_setting = applied == options.applied.end() ? no_setting : applied->second;
 
+    // A mic listed with weight 0 does not judge the zone's sound but is still read: its arrival
+    // times place the zone against other systems (a mic beside a fill hears the mains too).
     std::vector<MicResponse> responses;
+    std::vector<std::pair<std::string, std::string>> unusable;
     for (const Microphone& mic : venue.microphones) {
-        const auto weight = mic.zone_weights.find(zone.name);
-        if (weight == mic.zone_weights.end() || weight->second <= 0.0) {
+        if (mic.zone_weights.find(zone.name) == mic.zone_weights.end()) {
             continue;
         }
         MicMeasurement measurement = read_mic_measurement(venue, zone, mic, options, applied_setting, dsp_rate_hz,
                                                           common_rate_hz, common_rate_source);
-        responses.push_back(measurement.response);
+        if (measurement.response.response.freq_hz.empty()) {
+            const std::string reason = measurement.response.flags.empty()
+                                           ? std::string("no usable response")
+                                           : "flagged " + measurement.response.flags.front() + " by the analysis";
+            unusable.emplace_back(mic.name, reason);
+        } else if (measurement.response.weight > 0.0) {
+            responses.push_back(measurement.response);
+        }
         work.mics.push_back(std::move(measurement));
     }
 
     ZoneAverage average;
     try {
+        if (responses.empty()) {
+            std::string reasons;
+            for (const auto& [mic, reason] : unusable) {
+                reasons += (reasons.empty() ? "" : "; ") + ("mic '" + mic + "': " + reason);
+            }
+            throw Error("no microphone with weight above 0 gave a usable response" +
+                        (reasons.empty() ? std::string() : " (" + reasons + ")") +
+                        "; check the microphones and measure the zone again");
+        }
         average = average_zone(responses, averaging_method_of(zone), zone.fit_band_hz.low_hz, zone.fit_band_hz.high_hz);
+        average.rejected.insert(average.rejected.end(), unusable.begin(), unusable.end());
     } catch (const Error& failure) {
         throw failure.with_context("zone '" + zone.name + "'");
     }
@@ -298,10 +333,27 @@ ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& optio
     request.band_start_hz = zone.fit_band_hz.low_hz;
     request.band_end_hz = zone.fit_band_hz.high_hz;
     request.limits = eq_limits_of(*work.amplifier, zone);
+    // With several positions, the fitter fits the average with its deviation held back where the
+    // positions disagree (spatial_shrink.cpp), because a correction that only some seats need makes
+    // the other seats worse. One position leaves the average as it is.
+    std::vector<MicResponse> used;
+    for (const MicResponse& response : responses) {
+        if (std::find(average.used_mics.begin(), average.used_mics.end(), response.mic) != average.used_mics.end()) {
+            used.push_back(response);
+        }
+    }
     try {
+        if (used.size() >= 2) {
+            request.measured = shrink_to_spatial_agreement(average.average, used, request.target, request.band_start_hz,
+                                                           request.band_end_hz).response;
+        }
         work.fit = ClassicEqFitter().fit(request);
     } catch (const Error& failure) {
         throw failure.with_context("zone '" + zone.name + "'");
+    }
+    // The prediction is the real average plus the bands, not the held-back curve the fitter saw.
+    for (std::size_t i = 0; i < work.fit.predicted.size(); ++i) {
+        work.fit.predicted.magnitude_db[i] += average.average.magnitude_db[i] - request.measured.magnitude_db[i];
     }
 
     ZoneOutcome& outcome = work.outcome;
@@ -320,6 +372,11 @@ ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& optio
     const auto [rms_after, max_after] = masked_deviation(work.fit.predicted, request.target, work.fit.correctable);
     outcome.residual = {rms_before, rms_after, max_before, max_after};
     outcome.rejected_mics = average.rejected;
+    for (const auto& mic : work.mics) {
+        if (!mic.note.empty()) {
+            outcome.notes.push_back(mic.note);
+        }
+    }
     outcome.notes = average.notes;
     outcome.notes.insert(outcome.notes.end(), work.fit.notes.begin(), work.fit.notes.end());
     if (!applied_setting.bands.empty() || applied_setting.gain_db != 0.0) {
@@ -339,19 +396,23 @@ ZoneArrivals arrivals_of(const ZoneWork& work) {
     // Stored measurements went through the amplifier, so its latency is already in the arrivals.
     arrivals.device_latency_ms = 0.0;
     arrivals.absolute_timing = !work.mics.empty();
+    bool any_arrival = false;
     for (const auto& mic : work.mics) {
-        const bool rejected = std::any_of(work.outcome.rejected_mics.begin(), work.outcome.rejected_mics.end(),
-                                          [&](const auto& entry) { return entry.first == mic.response.mic; });
-        if (rejected) {
-            continue;
-        }
-        arrivals.level_db[mic.response.mic] = band_level_db(mic.response.response, zone.fit_band_hz);
+        // Timing comes from every mic with an arrival, even one left out of the average for its
+        // level or shape (a mic near a fill is far louder there than at FOH) or weighted 0.
         if (mic.arrival_ms) {
             arrivals.arrival_ms[mic.response.mic] = *mic.arrival_ms;
             arrivals.polarity[mic.response.mic] = mic.polarity;
+            arrivals.absolute_timing = arrivals.absolute_timing && mic.absolute_timing;
+            any_arrival = true;
         }
-        arrivals.absolute_timing = arrivals.absolute_timing && mic.arrival_ms && mic.absolute_timing;
+        const bool rejected = std::any_of(work.outcome.rejected_mics.begin(), work.outcome.rejected_mics.end(),
+                                          [&](const auto& entry) { return entry.first == mic.response.mic; });
+        if (!rejected && mic.response.weight > 0.0 && !mic.response.response.freq_hz.empty()) {
+            arrivals.level_db[mic.response.mic] = band_level_db(mic.response.response, zone.fit_band_hz);
+        }
     }
+    arrivals.absolute_timing = arrivals.absolute_timing && any_arrival;
     return arrivals;
 }
 
@@ -359,13 +420,14 @@ AlignmentOptions alignment_options_of(const Venue& venue, const std::vector<Zone
     AlignmentOptions options;
     const bool has_mains = std::any_of(works.begin(), works.end(), [](const ZoneWork& w) { return w.zone->system == "mains"; });
     options.reference_system = has_mains ? "mains" : works.front().zone->system;
-    options.max_delay_ms = std::numeric_limits<double>::infinity();
-    options.max_gain_db = std::numeric_limits<double>::infinity();
-    options.min_gain_db = -std::numeric_limits<double>::infinity();
+    // The options hold the widest limits; each zone is then held to its own amplifier's limits.
+    options.max_delay_ms = 0.0;
+    options.max_gain_db = -std::numeric_limits<double>::infinity();
+    options.min_gain_db = std::numeric_limits<double>::infinity();
     for (const ZoneWork& work : works) {
-        options.max_delay_ms = std::min(options.max_delay_ms, max_zone_delay_ms(venue, *work.zone));
-        options.max_gain_db = std::min(options.max_gain_db, work.amplifier->limits.gain_db.max);
-        options.min_gain_db = std::max(options.min_gain_db, work.amplifier->limits.gain_db.min);
+        options.max_delay_ms = std::max(options.max_delay_ms, max_zone_delay_ms(venue, *work.zone));
+        options.max_gain_db = std::max(options.max_gain_db, work.amplifier->limits.gain_db.max);
+        options.min_gain_db = std::min(options.min_gain_db, work.amplifier->limits.gain_db.min);
     }
     return options;
 }
@@ -398,16 +460,32 @@ std::vector<ZoneAlignment> align(const Venue& venue, const std::vector<ZoneWork>
                         "responses need a loopback time base such as a REW text export or --t0-sample)");
     }
 
-    // Levels only: one system, every zone its own unit, no arrivals.
-    AlignmentOptions levels_only = options;
-    levels_only.reference_system = "all";
-    for (ZoneArrivals& zone : arrivals) {
-        zone.system = "all";
-        zone.hang = zone.zone;
-        zone.arrival_ms.clear();
-        zone.polarity.clear();
+    // Levels only, by the same rule as align_zones: gain = (reference level + level offset) −
+    // zone level, the reference level chosen so the reference system's gains average 0 dB.
+    std::vector<ZoneAlignment> alignments;
+    double reference_sum = 0.0;
+    std::size_t reference_count = 0;
+    std::vector<double> zone_levels;
+    for (const ZoneArrivals& zone : arrivals) {
+        double sum = 0.0;
+        for (const auto& [mic, level] : zone.level_db) {
+            sum += level;
+        }
+        const double level = zone.level_db.empty() ? 0.0 : sum / static_cast<double>(zone.level_db.size());
+        zone_levels.push_back(level);
+        if (zone.system == options.reference_system) {
+            reference_sum += level - zone.level_offset_db;
+            ++reference_count;
+        }
     }
-    return align_zones(arrivals, levels_only);
+    const double reference_level = reference_count == 0 ? 0.0 : reference_sum / static_cast<double>(reference_count);
+    for (std::size_t i = 0; i < arrivals.size(); ++i) {
+        ZoneAlignment alignment;
+        alignment.zone = arrivals[i].zone;
+        alignment.gain_db = reference_level + arrivals[i].level_offset_db - zone_levels[i];
+        alignments.push_back(alignment);
+    }
+    return alignments;
 }
 
 void predict(const Venue& venue, ZoneWork& work) {
@@ -450,8 +528,25 @@ TuningResult tune_venue(const Venue& venue, const TuneOptions& options) {
         const auto found = std::find_if(alignments.begin(), alignments.end(),
                                         [&](const ZoneAlignment& a) { return a.zone == work.zone->name; });
         const ChannelLimits& limits = work.amplifier->limits;
+        const double zone_max_delay_ms = max_zone_delay_ms(venue, *work.zone);
+        if (found->delay_ms > zone_max_delay_ms + 1e-9) {
+            throw Error("zone '" + work.zone->name + "' needs " + format_fixed(found->delay_ms, 3) +
+                            " ms of delay, above its limit " + format_fixed(zone_max_delay_ms, 3) +
+                            " ms (the smaller of max_distance_m's travel time plus latency and amplifier '" +
+                            work.amplifier->name + "''s delay_ms.max); check the measurements or raise that limit",
+                        ErrorKind::configuration);
+        }
+        double gain_db = found->gain_db;
+        if (gain_db > limits.gain_db.max || gain_db < limits.gain_db.min) {
+            const double clamped = std::clamp(gain_db, limits.gain_db.min, limits.gain_db.max);
+            work.outcome.notes.push_back("gain " + format_fixed(gain_db, 2) + " dB is outside amplifier '" +
+                                         work.amplifier->name + "''s range " + format_fixed(limits.gain_db.min, 1) +
+                                         " to " + format_fixed(limits.gain_db.max, 1) + " dB: set to " +
+                                         format_fixed(clamped, 2) + " dB, so the zone misses its target level");
+            gain_db = clamped;
+        }
         work.outcome.setting.delay_ms = round_to_step(found->delay_ms, limits.delay_ms.step);
-        work.outcome.setting.gain_db = round_to_step(found->gain_db, limits.gain_db.step);
+        work.outcome.setting.gain_db = round_to_step(gain_db, limits.gain_db.step);
         work.outcome.polarity_fault = found->polarity_fault;
         work.outcome.notes.insert(work.outcome.notes.end(), found->notes.begin(), found->notes.end());
         predict(venue, work);

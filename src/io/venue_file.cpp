@@ -319,6 +319,15 @@ private:
         return nullptr;
     }
 
+    // Zone and microphone names become folder and file names (DIR/ZONE/MIC.wav), so they may not
+    // leave the measurement folder or be empty path parts.
+    static void check_name_is_path_safe(const JsonObjectReader& reader, const std::string& name) {
+        if (name == "." || name == ".." || name.find_first_of("/\\") != std::string::npos) {
+            reader.problem("name '" + name + "' contains a path separator or is '.' or '..'; names become folder and "
+                           "file names of the measurements, so use letters, digits, '-' or '_'");
+        }
+    }
+
     // ---- zones ----------------------------------------------------------------------------
 
     void read_zones(const JsonObjectReader& top) {
@@ -374,6 +383,7 @@ private:
 
         Zone zone;
         zone.name = reader.text("name", true).value_or("");
+        check_name_is_path_safe(reader, zone.name);
         zone.hang = reader.text("hang", false).value_or("");
         zone.system = reader.text("system", true).value_or("");
         zone.amplifier = reader.text("amplifier", true).value_or("");
@@ -645,6 +655,7 @@ private:
 
         Microphone mic;
         mic.name = reader.text("name", true).value_or("");
+        check_name_is_path_safe(reader, mic.name);
         for (const auto& other : venue_.microphones) {
             if (!mic.name.empty() && other.name == mic.name) {
                 reader.problem("the name is used twice; give each microphone its own name");

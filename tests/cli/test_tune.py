@@ -461,9 +461,30 @@ class BadInputs(unittest.TestCase):
         self.assertIn(applied, err)
 
     def test_applied_file_missing_gain_rejected(self):
-        applied = write_json(scratch("bad", "applied-no-gain.json"), {"zones": [{"zone": "main", "delay_ms": 0}]})
+        applied = write_json(scratch("bad", "applied-no-gain.json"),
+                             {"venue": "warehouse", "zones": [{"zone": "main", "delay_ms": 0}]})
         err = self.tune_fails(WAREHOUSE, 2, "--applied", applied)
         self.assertIn("gain_db", err)
+
+    def test_applied_file_of_another_venue_rejected(self):
+        applied = write_json(scratch("bad", "applied-other-venue.json"),
+                             {"venue": "festival", "zones": [{"zone": "main", "delay_ms": 0, "gain_db": 0}]})
+        err = self.tune_fails(WAREHOUSE, 2, "--applied", applied)
+        self.assertIn("it was made for venue 'festival', not 'warehouse'", err)
+
+    def test_applied_folder_rejected(self):
+        err = self.tune_fails(WAREHOUSE, 2, "--applied", scratch("bad"))
+        self.assertIn("not found or not a regular file", err)
+
+    def test_out_into_a_missing_folder_writes_nothing(self):
+        csv_path = os.path.join(os.path.dirname(scratch("bad", "placeholder")), "missing-folder", "x.csv")
+        out_path = scratch("bad", "written-anyway.json")
+        if os.path.exists(out_path):
+            os.remove(out_path)
+        code, _, err = run_linetune("tune", WAREHOUSE, "--out", out_path, "--csv", csv_path)
+        self.assertEqual(code, 2, err)
+        self.assertIn("does not exist; create it first", err)
+        self.assertFalse(os.path.exists(out_path))
 
 
 if __name__ == "__main__":

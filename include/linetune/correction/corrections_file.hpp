@@ -20,7 +20,8 @@ nlohmann::json corrections_json(const TuningResult& result);
 std::string corrections_csv(const TuningResult& result);
 
 /// Reads the settings per zone back from a corrections file (for re-tuning: the setting that was
-/// applied while measuring). Throws Error naming the file and the key at fault.
-std::map<std::string, ZoneSetting> read_zone_settings(const std::filesystem::path& path);
+/// applied while measuring). Throws Error naming the file and the key at fault, and when the
+/// file was made for another venue.
+std::map<std::string, ZoneSetting> read_zone_settings(const std::filesystem::path& path, const std::string& venue_name);
 
 }  // namespace linetune::correction
