@@ -13,12 +13,13 @@
 namespace linetune::analysis {
 namespace {
 
-// A main peak later than this with no time base is suspicious: 50 ms is 17 m of air, more than
-// the nearest-mic distance of a typical measurement, and REW-style centred exports sit far above it.
-constexpr double centred_ir_min_arrival_ms = 50.0;
-// ...and it must sit this far into the file. An acoustic delay leaves a short pre-arrival region
-// relative to the decay that follows; a centred export puts a third or more of the file before it.
-constexpr double centred_ir_min_fraction = 0.1;
+// A direct sound later than this with no time base is suspicious: 100 ms is 34 m of air, and
+// REW-style centred exports put it near 1 s. Delay towers can arrive later, so the position in
+// the file decides too.
+constexpr double centred_ir_min_arrival_ms = 100.0;
+// ...and it must sit this far into the file: an acoustic delay leaves a short pre-arrival region
+// relative to the decay that follows, while a centred export puts a third or more of the file before it.
+constexpr double centred_ir_min_fraction = 0.25;
 // A recording must continue this long after the sweep ends, or the linear impulse response has no
 // room to decay before the buffer wraps into the harmonic responses.
 constexpr double minimum_tail_after_sweep_s = 0.1;

@@ -51,10 +51,17 @@ constexpr double min_impulse_response_crest_factor_db = 12.0;
 // third, but not the second over the first.
 constexpr double sweep_active_range_db = 30.0;
 constexpr double sweep_crossing_rate_rise = 1.4;
+// Each third must hold at least this many zero crossings for its rate to count: a sweep
+// recording through a sub still has dozens in its quietest third, while a sub's own short
+// 80 Hz ringing has a handful, whose count varies with where the blocks fall.
+constexpr std::size_t min_crossings_per_third = 20;
 // After its maximum the level of an impulse response falls at least this far...
 constexpr double min_decay_depth_db = 20.0;
 // ...and never comes back within this distance of the maximum (a second impulse, a new note).
 constexpr double second_event_margin_db = 6.0;
+// Dips between loud blocks are judged after holding each block's level at the maximum within
+// this time on either side (half a period of 25 Hz); separate impulses lie further apart.
+constexpr double dip_smoothing_s = 0.010;
 
 // The decay slope is fitted on block levels from this far below the maximum...
 constexpr double decay_fit_start_db = 5.0;
@@ -186,6 +193,9 @@ std::vector<double> crossing_rate_by_third(std::span<const float> samples, const
             }
             length += end - begin;
         }
+        if (crossings < min_crossings_per_third) {
+            return {};  // too few cycles to tell a rising tone from a decaying low-frequency response
+        }
         rates.push_back(static_cast<double>(crossings) / static_cast<double>(length));
     }
     return rates;
@@ -215,12 +225,23 @@ std::string reason_not_impulse_response(const SignalQuality& quality, std::span<
     const double decayed_level = max_level - min_decay_depth_db;
 
     // The blocks within 6 dB of the maximum must form one event: no dip of 20 dB between them.
+    // Dips are judged on the running maximum over ±10 ms, because 1 ms blocks of a
+    // low-frequency response (a sub at 60 Hz has a 17 ms period) dip at every zero crossing.
+    const double block_s = levels.time_s.size() > 1 ? levels.time_s[1] - levels.time_s[0] : 1.0;
+    const auto reach = static_cast<std::size_t>(std::ceil(dip_smoothing_s / block_s));
+    std::vector<double> held(level.size());
+    for (std::size_t b = 0; b < level.size(); ++b) {
+        const std::size_t begin = b > reach ? b - reach : 0;
+        const std::size_t end = std::min(level.size(), b + reach + 1);
+        held[b] = *std::max_element(level.begin() + static_cast<std::ptrdiff_t>(begin),
+                                    level.begin() + static_cast<std::ptrdiff_t>(end));
+    }
     const auto first_loud = static_cast<std::size_t>(
         std::find_if(level.begin(), level.end(), [&](double l) { return l >= loud_level; }) - level.begin());
     const auto last_loud = static_cast<std::size_t>(
         level.rend() - std::find_if(level.rbegin(), level.rend(), [&](double l) { return l >= loud_level; }) - 1);
     for (std::size_t b = first_loud; b <= last_loud; ++b) {
-        if (level[b] > decayed_level) {
+        if (held[b] > decayed_level) {
             continue;
         }
         const auto next_loud = static_cast<std::size_t>(

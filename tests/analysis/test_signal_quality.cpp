@@ -237,6 +237,25 @@ TEST_SUITE("signal_quality") {
         CHECK_FALSE(quality.truncated);
     }
 
+    TEST_CASE("sub response is an impulse response at any offset") {
+        // A resonant 80 Hz low-pass (a sub) with one reflection: its 1 ms block levels dip at
+        // every zero crossing, which must not read as separate events wherever the pulse starts.
+        for (const std::size_t offset : {2400U, 2401U, 2880U, 3840U, 4752U}) {
+            CAPTURE(offset);
+            std::vector<float> response(static_cast<std::size_t>(0.5 * sample_rate_hz), 0.0F);
+            response[offset] = 1.0F;
+            response[offset + 600] = 0.5F;
+            low_pass(response, 80.0, 2.0);
+            const auto noise = white_noise(response.size(), -90.0, 13);
+            for (std::size_t n = 0; n < response.size(); ++n) {
+                response[n] += noise[n];
+            }
+            const auto quality = assess_signal_quality(response, sample_rate_hz);
+            CHECK(quality.impulse_response);
+            CHECK(quality.not_impulse_response_reason.empty());
+        }
+    }
+
     TEST_CASE("electrical impulse response in noise is not truncated") {
         // A loopback measurement of a DSP: one delayed impulse, then only the noise floor.
         auto response = white_noise(static_cast<std::size_t>(sample_rate_hz), -100.0, 11);
