@@ -314,7 +314,8 @@ int majority_polarity(std::span<const ZoneArrivals> zones, const std::vector<std
     return (sum > 0) - (sum < 0);
 }
 
-// A zone is flagged when its majority polarity differs from the majority of all mics of its hang;
+// A zone is flagged when its majority polarity differs from the hang's polarity reference zone or,
+// without one, from the majority of all mics of its hang;
 // such a zone always disagrees with the majority of the rest of the hang too. When the hang's
 // mics split evenly (e.g. two zones, one inverted), no zone can be singled out and each zone that
 // differs from another gets a note instead.
@@ -324,7 +325,13 @@ void check_polarity(std::span<const ZoneArrivals> zones, const std::vector<Unit>
         if (unit.zones.size() < 2) {
             continue;
         }
-        const int hang_polarity = majority_polarity(zones, unit.zones);
+        int hang_polarity = majority_polarity(zones, unit.zones);
+        for (const std::size_t index : unit.zones) {
+            // The venue's polarity reference, where it is in this hang, decides over the majority.
+            if (zones[index].polarity_reference && majority_polarity(zones, {index}) != 0) {
+                hang_polarity = majority_polarity(zones, {index});
+            }
+        }
         for (const std::size_t index : unit.zones) {
             const int zone_polarity = majority_polarity(zones, {index});
             if (zone_polarity == 0) {

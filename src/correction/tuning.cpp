@@ -393,6 +393,7 @@ ZoneArrivals arrivals_of(const ZoneWork& work) {
     arrivals.system = zone.system;
     arrivals.level_offset_db = zone.level_offset_db;
     arrivals.precedence_ms = zone.precedence_ms;
+    arrivals.polarity_reference = zone.polarity_reference;
     // Stored measurements went through the amplifier, so its latency is already in the arrivals.
     arrivals.device_latency_ms = 0.0;
     arrivals.absolute_timing = !work.mics.empty();

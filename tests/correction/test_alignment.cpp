@@ -213,6 +213,19 @@ TEST_SUITE("alignment") {
         CHECK(any_note_contains(find(results, "R lower"), "cannot be told apart: wiring fault?"));
     }
 
+    TEST_CASE("polarity reference decides a split hang") {
+        auto upper = make_zone("R upper", "R", "mains");
+        auto lower = make_zone("R lower", "R", "mains");
+        upper.polarity = {{"m1", 1}};
+        upper.polarity_reference = true;
+        lower.polarity = {{"m1", -1}};
+        const auto results = align_zones(std::vector<ZoneArrivals>{upper, lower}, AlignmentOptions{});
+
+        CHECK_FALSE(find(results, "R upper").polarity_fault);
+        CHECK(find(results, "R lower").polarity_fault);
+        CHECK(any_note_contains(find(results, "R lower"), "wiring fault?"));
+    }
+
     TEST_CASE("level offsets followed within 0.1 dB") {
         auto top = make_zone("L top", "L", "mains");
         auto bottom = make_zone("L bottom", "L", "mains");

@@ -22,6 +22,7 @@ struct ZoneArrivals {
     /// measurement already went through the amplifier's processing.
     double device_latency_ms = 0;
     bool absolute_timing = true;   ///< false: no loopback or recorded start time, arrivals are relative
+    bool polarity_reference = false;  ///< this zone's polarity is the one its hang is judged against
 };
 
 /// Delay, gain and findings for one zone.
@@ -54,7 +55,8 @@ struct AlignmentOptions {
 /// - With more than one system, every zone needs absolute_timing: arrivals of separate recordings
 ///   without a common time base cannot be compared, so Error names the zones lacking it. With one
 ///   system nothing is aligned between systems, every delay is 0 and relative timing is fine.
-/// - A zone whose majority polarity differs from the majority of all mics of its hang gets
+/// - A zone whose polarity differs from its hang's polarity_reference zone, or without one from the
+///   majority of all mics of its hang, gets
 ///   polarity_fault and a "wiring fault?" note. It is not compensated. A hang split evenly gets
 ///   a note on each zone instead, because the inverted zone cannot be told apart.
 /// - gain_db = (reference level + level_offset_db) − zone level, the zone level being the mean of
