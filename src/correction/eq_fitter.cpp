@@ -988,8 +988,9 @@ FitState fit_bands(const detail::EqFitProblem& problem, const EqFitRequest& requ
         }
         if (!added) {
             notes.push_back("stopped at " + std::to_string(state.bands.size()) +
-                            " bands: another band lowered the RMS error by only " +
-                            format_significant(best_rms_decrease_db) + " dB");
+                            (state.bands.size() == 1 ? " band" : " bands") +
+                            ": another band lowered the RMS error by only " + format_fixed(best_rms_decrease_db, 3) +
+                            " dB");
             break;
         }
     }
@@ -1069,10 +1070,11 @@ EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
     const auto& limits = request.limits;
     const bool any_correcting_type =
         std::any_of(limits.allowed_types.begin(), limits.allowed_types.end(), is_correcting_type);
-    if (std::any_of(limits.allowed_types.begin(), limits.allowed_types.end(),
-                    [](FilterType type) { return !is_correcting_type(type); })) {
-        result.notes.push_back("high_pass and low_pass are crossover filters; the classic fitter places only "
-                               "peaking and shelving bands");
+    // High- and low-pass filters are crossover filters: the fitter never places them. That is
+    // worth a note only when the device offers nothing else.
+    if (!any_correcting_type) {
+        result.notes.push_back("the device offers only high_pass and low_pass filters, which are crossover filters; "
+                               "no EQ band was fitted");
     }
 
     const auto measured_roles = point_roles(request, request.measured.freq_hz, measured_deviation_db(request));
