@@ -63,9 +63,9 @@ FrequencyResponse with_setting(FrequencyResponse response, const ZoneSetting& se
     return response;
 }
 
-/// Removes a setting from a measurement before it is analysed or smoothed: an impulse response
-/// is filtered by the inverse of each band (RBJ peaking and shelving filters are minimum phase,
-/// so their inverses are stable) and by the inverse gain; a frequency-response export has the
+/// Removes a setting from a measurement before it is analysed or smoothed. An impulse response
+/// is filtered by the inverse of each band and by the inverse gain; RBJ peaking and shelving
+/// filters are minimum phase, so their inverses are stable. A frequency-response export has the
 /// setting's magnitude subtracted point by point. Filters are designed at the measurement's own
 /// sample rate, so the removal matches a setting applied there exactly; at the device's rate it
 /// differs only close to Nyquist.

@@ -14,7 +14,7 @@
 
 namespace linetune::correction {
 
-/// What one zone's amplifier channel should apply, as an absolute setting.
+/// The absolute setting of one zone's amplifier channel: delay, gain and EQ bands.
 struct ZoneSetting {
     double delay_ms = 0.0;
     double gain_db = 0.0;
@@ -24,8 +24,8 @@ struct ZoneSetting {
 /// Settings of a tuning run.
 struct TuneOptions {
     std::filesystem::path measurements_dir;  ///< root of DIR/<zone>/<mic>.wav; the venue's map wins
-    /// Settings the amplifiers held while the measurements were taken; their effect is removed
-    /// before fitting, so the result is the new absolute setting, never a correction on top.
+    /// Settings the amplifiers held while the measurements were taken. Their effect is removed
+    /// before fitting, so the result is the new absolute setting and never a correction on top.
     std::map<std::string, ZoneSetting> applied;
     analysis::Smoothing smoothing{analysis::SmoothingKind::fractional_octave, 6.0};  ///< fit resolution
     double points_per_octave = 24.0;  ///< grid of the fitted and reported responses
