@@ -19,6 +19,9 @@ CLI::Validator number_in_range(double min, double max, const std::string& unit);
 /// Registers `analyze`: impulse-response and measurement-file analysis.
 Command add_analyze_command(CLI::App& app);
 
+/// Registers `batch`: analysis of every measurement file under a folder, in parallel.
+Command add_batch_command(CLI::App& app);
+
 /// Registers `sweep`: writes an exponential sine sweep to a WAV file.
 Command add_sweep_command(CLI::App& app);
 

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
 
     const std::vector<linetune::cli::Command> commands{
         linetune::cli::add_analyze_command(app),
+        linetune::cli::add_batch_command(app),
         linetune::cli::add_sweep_command(app),
         linetune::cli::add_tune_command(app),
         linetune::cli::add_run_command(app),
