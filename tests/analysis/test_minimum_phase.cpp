@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "reference_biquad.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -14,52 +16,7 @@ namespace {
 
 constexpr double sample_rate_hz = 48000.0;
 
-/// Biquad with a0 normalised to 1, designed with the RBJ Audio EQ Cookbook formulas.
-struct Biquad {
-    double b0, b1, b2, a1, a2;
-
-    static Biquad normalised(double b0, double b1, double b2, double a0, double a1, double a2) {
-        return {b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0};
-    }
-
-    /// Peaking EQ: zeros and poles inside the unit circle for any gain, so minimum phase.
-    static Biquad peaking(double freq_hz, double gain_db, double q) {
-        const double w0 = 2.0 * linetune::pi * freq_hz / sample_rate_hz;
-        const double alpha = std::sin(w0) / (2.0 * q);
-        const double a = std::pow(10.0, gain_db / 40.0);
-        return normalised(1.0 + alpha * a, -2.0 * std::cos(w0), 1.0 - alpha * a, 1.0 + alpha / a,
-                          -2.0 * std::cos(w0), 1.0 - alpha / a);
-    }
-
-    /// Second-order all-pass: zeros mirror the poles outside the unit circle, so all excess phase
-    /// (0° at 0 Hz, −180° at freq_hz, −360° at Nyquist).
-    static Biquad allpass(double freq_hz, double q) {
-        const double w0 = 2.0 * linetune::pi * freq_hz / sample_rate_hz;
-        const double alpha = std::sin(w0) / (2.0 * q);
-        const double c = std::cos(w0);
-        return normalised(1.0 - alpha, -2.0 * c, 1.0 + alpha, 1.0 + alpha, -2.0 * c, 1.0 - alpha);
-    }
-
-    [[nodiscard]] std::complex<double> response(double freq_hz) const {
-        const auto z1 = std::polar(1.0, -2.0 * linetune::pi * freq_hz / sample_rate_hz);
-        const auto z2 = z1 * z1;
-        return (b0 + b1 * z1 + b2 * z2) / (1.0 + a1 * z1 + a2 * z2);
-    }
-
-    [[nodiscard]] std::vector<double> filter(const std::vector<double>& input) const {
-        std::vector<double> output(input.size());
-        double x1 = 0.0, x2 = 0.0, y1 = 0.0, y2 = 0.0;
-        for (std::size_t n = 0; n < input.size(); ++n) {
-            const double y = b0 * input[n] + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
-            x2 = x1;
-            x1 = input[n];
-            y2 = y1;
-            y1 = y;
-            output[n] = y;
-        }
-        return output;
-    }
-};
+using Biquad = linetune::test::ReferenceBiquad;
 
 /// Unit impulse at delay_samples, length samples long, through the given filters in turn.
 std::vector<float> impulse_response(std::size_t length, std::size_t delay_samples, const std::vector<Biquad>& filters) {

@@ -3,6 +3,7 @@
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 
+#include "reference_biquad.hpp"
 #include "test_support.hpp"
 
 #include <doctest/doctest.h>
@@ -30,23 +31,7 @@ constexpr double arithmetic_tolerance = 1e-9;
 // Level shading must follow the target offsets within this.
 constexpr double level_tolerance_db = 0.1;
 
-/// Adds a band-limited impulse centred at a fractional position: a sinc with its cutoff at 0.8 of
-/// Nyquist under a Blackman window of ±64 samples.
-void add_band_limited_impulse(std::vector<float>& signal, double position, double amplitude) {
-    constexpr double cutoff = 0.8;
-    constexpr double half_width = 64.0;
-    for (std::size_t n = 0; n < signal.size(); ++n) {
-        const double t = static_cast<double>(n) - position;
-        if (std::fabs(t) > half_width) {
-            continue;
-        }
-        const double x = linetune::pi * cutoff * t;
-        const double sinc = std::fabs(x) < 1e-12 ? 1.0 : std::sin(x) / x;
-        const double window = 0.42 + 0.5 * std::cos(linetune::pi * t / half_width) +
-                              0.08 * std::cos(2.0 * linetune::pi * t / half_width);
-        signal[n] += static_cast<float>(amplitude * sinc * window);
-    }
-}
+using linetune::test::add_band_limited_impulse;
 
 /// An impulse response with its direct sound at `position` samples, a reflection 4.1 ms later
 /// and Gaussian noise 60 dB below the direct sound.
