@@ -180,7 +180,7 @@ void section_fft_planning_time(BenchContext&) {
     std::printf("fft planning time: %.3f ms\n", 1000.0 * linetune::analysis::fft_planning_time_s());
 }
 
-/// Every WAV below the folder, sorted so runs are comparable.
+/// Lists every WAV below the folder, sorted so runs are comparable.
 std::vector<std::filesystem::path> wav_files_below(const std::filesystem::path& folder) {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
@@ -240,7 +240,7 @@ void section_impulse_response_throughput(BenchContext& context) {
                 static_cast<double>(channels) / parallel_s, static_cast<double>(files.size()) / one_thread_s);
 }
 
-/// A line of /proc/self/status ("VmHWM", "VmRSS") in KiB, or -1 when unavailable.
+/// Reads a line of /proc/self/status ("VmHWM", "VmRSS") in KiB, or -1 when unavailable.
 long proc_status_kib(const std::string& key) {
     std::ifstream status("/proc/self/status");
     std::string line;

@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-/// A number, or null when it is unknown or not finite (JSON has no NaN).
+/// Converts a number to JSON, or to null when it is unknown or not finite (JSON has no NaN).
 json number_or_null(const std::optional<double>& value) {
     if (!value || !std::isfinite(*value)) {
         return nullptr;

@@ -62,8 +62,8 @@ constexpr int peak_search_iterations = 40;
 // and the taper fraction of its edges.
 constexpr std::size_t interpolation_half_width = 2048;
 constexpr double segment_taper_fraction = 0.25;
-// The envelope is computed from the start of the input to this long after the largest sample:
-// the direct sound and the paths that compete with it lie there, and the rest of a long
+// The envelope is computed from the start of the input to this long after the largest sample,
+// because the direct sound and the paths that compete with it lie there. The rest of a long
 // response would only cost memory (an analytic signal of 2^20 samples needs about 80 MB).
 constexpr double envelope_after_peak_ms = 50.0;
 
@@ -196,8 +196,8 @@ std::size_t find_direct_sound(const std::vector<double>& envelope, double sample
         if (!local_max || envelope[n] < direct_level) {
             continue;
         }
-        // A separate arrival has a valley after it; a ripple on the rising edge of one broad pulse
-        // (a woofer's band-limited direct sound) does not, and belongs to the stronger peak.
+        // A separate arrival has a valley after it. A ripple on the rising edge of one broad pulse
+        // (a woofer's band-limited direct sound) has none, so it belongs to the stronger peak.
         const double valley = *std::min_element(envelope.begin() + static_cast<std::ptrdiff_t>(n),
                                                 envelope.begin() + static_cast<std::ptrdiff_t>(strongest) + 1);
         if (valley <= envelope[n] * amplitude_from_db(-separate_arrival_valley_db)) {

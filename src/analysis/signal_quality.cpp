@@ -51,16 +51,16 @@ constexpr double min_impulse_response_crest_factor_db = 12.0;
 // third, but not the second over the first.
 constexpr double sweep_active_range_db = 30.0;
 constexpr double sweep_crossing_rate_rise = 1.4;
-// Each third must hold at least this many zero crossings for its rate to count: a sweep
-// recording through a sub still has dozens in its quietest third, while a sub's own short
-// 80 Hz ringing has a handful, whose count varies with where the blocks fall.
+// Each third must contain at least this many zero crossings for its rate to count. A sweep
+// recording through a sub still has dozens in its quietest third. A sub's own short 80 Hz
+// ringing has only a handful, whose count varies with where the blocks fall.
 constexpr std::size_t min_crossings_per_third = 20;
 // After its maximum the level of an impulse response falls at least this far...
 constexpr double min_decay_depth_db = 20.0;
 // ...and never comes back within this distance of the maximum (a second impulse, a new note).
 constexpr double second_event_margin_db = 6.0;
 // Dips between loud blocks are judged after holding each block's level at the maximum within
-// this time on either side (half a period of 25 Hz); separate impulses lie further apart.
+// this time on either side (half a period of 25 Hz). Separate impulses lie further apart.
 constexpr double dip_smoothing_s = 0.010;
 
 // The decay slope is fitted on block levels from this far below the maximum...
@@ -311,9 +311,9 @@ bool decay_is_truncated(const BlockLevels& levels) {
         return false;
     }
 
-    // A decay that keeps falling to the end sits below every earlier block; one whose end window
-    // is on average no lower than a block before it has already reached its floor (an electrical
-    // loopback response falls to the noise within one block and then stays there).
+    // A decay that keeps falling to the end sits below every earlier block. An end window that is
+    // on average no lower than some earlier block has already reached its floor: an electrical
+    // loopback response falls to the noise within one block and then stays there.
     const double quietest_before_end =
         *std::min_element(level.begin() + static_cast<std::ptrdiff_t>(max_block),
                           level.begin() + static_cast<std::ptrdiff_t>(end_begin));

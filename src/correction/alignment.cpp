@@ -26,7 +26,7 @@
 // there hears and localises that wavefront. The earliest is used when a zone lacks a level at m. Units of R have relative delay 0. The median ignores one mic with a wrong arrival (a
 // reflection taken as the direct sound) where a mean would not. The spread max d_m − min d_m is
 // reported: a single delay aligns two sources on one surface only, so mics away from it disagree
-// by the path-length difference and a large spread says the zones overlap over a wide area.
+// by the path-length difference and a large spread means the zones overlap over a wide area.
 // Finally every delay is relative_U − min_U relative_U, so that no delay is negative.
 //
 // Gain. With level_z the mean of zone z's level_db over its mics (each already a power mean over

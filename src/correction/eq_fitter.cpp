@@ -44,7 +44,7 @@
 //    is kept when the cost falls by more than 1 %.
 // 4. The bands are rounded to the device's steps. A final check on the fit grid, the measured
 //    grid and a dense ladder just outside each band edge then shrinks any band that makes the EQ
-//    break the boost cap or the rule outside the band (explained below). The fit grid holds the
+//    break the boost cap or the rule outside the band (explained below). The fit grid contains the
 //    first points of that ladder too. The cost's penalties are soft, so with weight k the optimum
 //    breaks a limit by an amount of the order of g/k², g being the error's slope there. On the
 //    warehouse example positions, shrinking a band to remove 0.1 dB of excess at a band edge
@@ -88,11 +88,10 @@ constexpr double dip_reference_width_octaves = 1.0;
 // Nyquist the bilinear transform cramps every bell and shelf.
 constexpr double max_freq_fraction_of_sample_rate = 0.45;
 
-// The rule outside the zone's band, precisely: the EQ never boosts there by more than
-// outside_band_boost_tolerance_db, and it cuts there by at most outside_band_cut_tolerance_db or,
-// where the measured response outside the band lies above the in-band level (target + level
-// offset), by at most that excess: a cut may bring a peak that runs across a band edge down to
-// the level inside the band and no further. A boost outside costs amplifier headroom and driver
+// Outside the zone's band the EQ never boosts by more than outside_band_boost_tolerance_db. It
+// cuts there by at most outside_band_cut_tolerance_db, or by the excess of the measured response
+// over the in-band level (target + level offset) where that is larger. So a cut may bring a peak
+// that runs across a band edge down to the level inside the band and no further. A boost outside costs amplifier headroom and driver
 // excursion where the zone should not play, so it is held to 0.1 dB. A cut only lowers what the
 // crossover already removes; it is bounded so that the fit cannot dig holes outside the band that
 // would change the acoustic crossover beyond removing the peak itself. The in-band level is
@@ -434,7 +433,7 @@ FitGrid make_fit_grid(const EqFitRequest& request, const std::vector<PointRole>&
     grid.freq_hz = log_frequency_grid(start_hz, end_hz, grid.points_per_octave);
     // The log grid may skip the first 1/24 octave beyond each band edge, where a steep band next
     // to the edge changes the EQ fastest. The final check looks there (check_frequencies), so the
-    // fit grid gets points on the same ladder and the fit's penalty sees the edge too.
+    // fit grid gets points on the same ladder and the fit's penalty covers the edge too.
     for (int k = 0; k < edge_fit_points; ++k) {
         const double step = std::exp2(static_cast<double>(k) / edge_check_points_per_octave);
         const double below_hz = request.band_start_hz * (1.0 - edge_check_offset) / step;
@@ -851,7 +850,7 @@ detail::EqFitProblem make_problem(const EqFitRequest& request, FitGrid grid, dou
     return {std::move(grid), bounds, eq_limits};
 }
 
-/// How the greedy placement starts: from no band, or from a shelf at each band edge.
+/// Starting point of the greedy placement: no band, or a shelf at each band edge.
 enum class StartVariant { plain, edge_shelves };
 
 // Removes the weakest band while one is below min_useful_gain_db, refitting the rest each time.
@@ -1096,9 +1095,9 @@ EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
                                " Hz");
     } else if (any_correcting_type && limits.max_bands > 0) {
         const auto check_freq_hz = check_frequencies(grid, request);
-        // The plain start first; the edge-shelf start only when the plain one leaves more than
-        // restart_above_rms_db, keeping the better of the two (fewer bands on a tie). The
-        // restart measures the cut room outside the band from the level the plain fit reached,
+        // The plain start runs first. The edge-shelf start runs only when the plain one leaves
+        // more than restart_above_rms_db, and the better of the two is kept (fewer bands on a tie).
+        // The restart measures the cut room outside the band from the level the plain fit reached,
         // which is nearer the corrected in-band level than the median of the raw deviation.
         std::optional<EqFitResult> best;
         double level_db = in_band_level_db;

@@ -67,7 +67,7 @@ FrequencyResponse with_setting(FrequencyResponse response, const ZoneSetting& se
 /// is filtered by the inverse of each band and by the inverse gain; RBJ peaking and shelving
 /// filters are minimum phase, so their inverses are stable. A frequency-response export has the
 /// setting's magnitude subtracted point by point. Filters are designed at the measurement's own
-/// sample rate, so the removal matches a setting applied there exactly; at the device's rate it
+/// sample rate, so the removal matches a setting applied there exactly. At the device's rate it
 /// differs only close to Nyquist.
 void remove_setting(io::Measurement& measurement, const ZoneSetting& setting, double device_rate_hz) {
     if (setting.bands.empty() && setting.gain_db == 0.0) {

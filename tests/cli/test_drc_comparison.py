@@ -304,11 +304,11 @@ class HeldOutAgainstDrc(unittest.TestCase):
         self.assertEqual(len({row["split"] for row in self.rows}), 10)
         self.assertEqual(len(self.rows), 20)
 
-    # TODO: the position nearest the PA (omni-7-4) lacks the 200 Hz bump and the treble loss the
-    # other positions share, so a correction fitted on three of the others makes it 0.4 to 0.9 dB
-    # worse than no correction in the 4 splits that hold it out (DRC also makes it worse, by less).
-    # A fit that generalises to unseen positions (more conservative where positions differ) is
-    # still to be built; unittest reports an unexpected success once it holds.
+    # TODO: the position nearest the PA (omni-7-4) lacks the 200 Hz bump and the treble loss that
+    # the other positions share. A correction fitted on three of the others therefore makes it
+    # 0.4 to 0.8 dB worse than no correction in the 4 splits that hold it out, and DRC also makes it
+    # worse, by less. The fit positions agree there, so shrinking where positions disagree does not
+    # help. unittest reports an unexpected success once this holds.
     @unittest.expectedFailure
     def test_linetune_never_worse_than_none(self):
         for row in self.rows:

@@ -58,7 +58,7 @@ struct AlignmentOptions {
 /// - A zone whose polarity differs from its hang's polarity_reference zone, or without one from the
 ///   majority of all mics of its hang, gets
 ///   polarity_fault and a "wiring fault?" note. It is not compensated. A hang split evenly gets
-///   a note on each zone instead, because the inverted zone cannot be told apart.
+///   a note on each zone instead, because the inverted zone cannot be identified.
 /// - gain_db = (reference level + level_offset_db) − zone level, the zone level being the mean of
 ///   its mics' level_db. The reference level is chosen so that the reference system's gains
 ///   average to 0 (it keeps its level and the others follow it). Gains are clamped to
