@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -92,6 +93,20 @@ struct Amplifier {
     std::string profile_name;
     DeviceProfile profile;
     ChannelLimits limits;  ///< effective limits: the profile's, tightened by the venue's "limits"
+    std::string host;      ///< control address (IP or name); empty: not reachable, export only
+    std::uint16_t port = 0;  ///< control port; 0 when host is empty
+};
+
+/// A 1-based output of the audio interface wired straight back to a 1-based input.
+struct LoopbackRoute {
+    std::size_t output = 0;
+    std::size_t input = 0;
+};
+
+/// The measurement audio interface as the venue uses it.
+struct AudioInterfaceSetup {
+    double sample_rate_hz = 48000.0;
+    std::optional<LoopbackRoute> loopback;  ///< absolute time base; without it timing is relative only
 };
 
 /// How a zone's microphone responses are combined into its spatial average.
@@ -111,6 +126,7 @@ struct Zone {
     std::string system;             ///< mains, subs, fills, delay_towers or a free name
     std::string amplifier;          ///< name of an Amplifier of the venue
     std::size_t channel = 0;        ///< 1-based output channel of the amplifier
+    std::size_t output = 0;         ///< 1-based audio-interface output that feeds the zone's amplifier input
     FrequencyBand fit_band_hz;      ///< band the EQ fit is judged in
     double level_offset_db = 0.0;   ///< target level relative to the venue target
     double max_boost_db = 0.0;      ///< largest EQ boost the fit may apply
@@ -135,6 +151,15 @@ struct MeasurementSource {
     std::optional<std::size_t> channel;   ///< 1-based channel of a multichannel file ("#2")
 };
 
+/// Limits every push is checked against before anything is sent; only the venue file changes
+/// them, and no command-line flag skips them.
+struct PushSafetyLimits {
+    double max_gain_increase_db = 3.0;  ///< per zone, new output gain against the snapshot
+    double max_band_boost_db = 6.0;     ///< largest gain of any one EQ band
+    double max_total_boost_db = 6.0;    ///< largest sum of the EQ at any frequency
+    double delay_margin_ms = 5.0;       ///< allowed above max_distance_m / c (latency, precedence offsets)
+};
+
 /// A venue file: the amplifiers, zones, microphones and target of one tuning job.
 struct Venue {
     std::string name;
@@ -143,6 +168,8 @@ struct Venue {
     double temperature_c = 20.0;  ///< 20 °C when the file does not give it
     std::optional<double> humidity_percent;
     TargetCurve target;
+    AudioInterfaceSetup audio_interface;
+    PushSafetyLimits safety;
     std::vector<Amplifier> amplifiers;
     std::vector<Zone> zones;
     std::vector<Microphone> microphones;
