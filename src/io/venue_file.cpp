@@ -24,6 +24,14 @@ constexpr double min_temperature_c = -30.0;       // outdoor range in which soun
 constexpr double max_temperature_c = 60.0;
 constexpr double max_level_offset_db = 20.0;      // zone levels more than 20 dB apart are a different system
 constexpr std::size_t max_interface_inputs = 256;
+constexpr std::size_t max_interface_outputs = 256;
+constexpr double min_interface_rate_hz = 8000.0;    // below this no sweep covers the audio band
+constexpr double max_interface_rate_hz = 384000.0;  // the highest rate audio interfaces offer
+// Push safety limits: the documented defaults live in core/venue.hpp (PushSafetyLimits); these are
+// the widest values a venue file may set, beyond which a push could damage drivers or ears.
+constexpr double max_safety_gain_increase_db = 12.0;
+constexpr double max_safety_boost_db = 24.0;
+constexpr double max_safety_delay_margin_ms = 100.0;
 
 // Largest deviation of a target from its own mean within one zone's fit band. A wider target requests
 // more than the gain range of any profile (±15 dB on the generic DSP), so it is a unit
@@ -74,17 +82,21 @@ public:
     Venue read(const json& document) {
         const JsonObjectReader top(document, "", problems_,
                                    {"name", "description", "max_distance_m", "temperature_c", "humidity_percent",
-                                    "target", "amplifiers", "zones", "microphones", "measurements"});
+                                    "target", "amplifiers", "zones", "microphones", "measurements",
+                                    "audio_interface", "safety"});
         if (!top.valid()) {
             return venue_;
         }
 
         read_venue_fields(top);
+        read_audio_interface(top);
+        read_safety(top);
         read_amplifiers(top);
         read_zones(top);
         read_target(top);
         read_microphones(top);
         check_zone_coverage();
+        check_interface_channels();
         read_measurements(top);
         return venue_;
     }
@@ -129,6 +141,96 @@ private:
         }
     }
 
+    // ---- audio interface and push safety ----------------------------------------------------
+
+    void read_audio_interface(const JsonObjectReader& top) {
+        const auto* item = top.value("audio_interface", false);
+        if (item == nullptr) {
+            return;
+        }
+        const JsonObjectReader reader(*item, "audio_interface", problems_, {"sample_rate_hz", "loopback"});
+        auto& setup = venue_.audio_interface;
+        if (const auto rate = reader.number("sample_rate_hz", false)) {
+            if (*rate < min_interface_rate_hz || *rate > max_interface_rate_hz) {
+                reader.problem("sample_rate_hz " + format_quantity(*rate, "Hz") + " is outside " +
+                               format_quantity(min_interface_rate_hz, "Hz") + " to " +
+                               format_quantity(max_interface_rate_hz, "Hz") + "; give the interface's sample rate");
+            } else {
+                setup.sample_rate_hz = *rate;
+            }
+        }
+        if (const auto* loopback = reader.value("loopback", false)) {
+            const JsonObjectReader route(*loopback, "audio_interface: loopback", problems_, {"output", "input"});
+            const auto output = route.count("output", true, 1);
+            const auto input = route.count("input", true, 1);
+            if (output && *output > max_interface_outputs) {
+                route.problem("output " + std::to_string(*output) + " is above " + std::to_string(max_interface_outputs));
+            } else if (input && *input > max_interface_inputs) {
+                route.problem("input " + std::to_string(*input) + " is above " + std::to_string(max_interface_inputs));
+            } else if (output && input) {
+                setup.loopback = LoopbackRoute{*output, *input};
+            }
+        }
+    }
+
+    void read_safety(const JsonObjectReader& top) {
+        const auto* item = top.value("safety", false);
+        if (item == nullptr) {
+            return;
+        }
+        const JsonObjectReader reader(*item, "safety", problems_,
+                                      {"max_gain_increase_db", "max_band_boost_db", "max_total_boost_db", "delay_margin_ms"});
+        auto& safety = venue_.safety;
+        read_safety_limit(reader, "max_gain_increase_db", "dB", max_safety_gain_increase_db, safety.max_gain_increase_db);
+        read_safety_limit(reader, "max_band_boost_db", "dB", max_safety_boost_db, safety.max_band_boost_db);
+        read_safety_limit(reader, "max_total_boost_db", "dB", max_safety_boost_db, safety.max_total_boost_db);
+        read_safety_limit(reader, "delay_margin_ms", "ms", max_safety_delay_margin_ms, safety.delay_margin_ms);
+    }
+
+    static void read_safety_limit(const JsonObjectReader& reader, std::string_view key, std::string_view unit,
+                                  double widest, double& limit) {
+        const auto value = reader.number(key, false);
+        if (!value) {
+            return;
+        }
+        if (*value < 0.0 || *value > widest) {
+            reader.problem(std::string(key) + " " + format_quantity(*value, unit) + " is outside 0 to " +
+                           format_quantity(widest, unit) + "; a wider limit would let a push harm drivers or ears");
+            return;
+        }
+        limit = *value;
+    }
+
+    /// Checks that each interface output feeds one zone, that the loopback has its own output and input, and that no
+    /// microphone shares the loopback input.
+    void check_interface_channels() {
+        std::map<std::size_t, std::string> zone_of_output;
+        for (const auto& zone : venue_.zones) {
+            if (zone.output == 0) {
+                continue;
+            }
+            const auto [entry, inserted] = zone_of_output.emplace(zone.output, zone.name);
+            if (!inserted) {
+                problem("zone '" + zone.name + "': interface output " + std::to_string(zone.output) +
+                        " already feeds zone '" + entry->second + "'; give each zone its own \"output\"");
+            }
+        }
+        const auto& loopback = venue_.audio_interface.loopback;
+        if (!loopback) {
+            return;
+        }
+        if (const auto used = zone_of_output.find(loopback->output); used != zone_of_output.end()) {
+            problem("audio_interface: loopback output " + std::to_string(loopback->output) + " also feeds zone '" +
+                    used->second + "'; wire the loopback from an output of its own");
+        }
+        for (const auto& mic : venue_.microphones) {
+            if (mic.input == loopback->input) {
+                problem("microphone '" + mic.name + "': input " + std::to_string(mic.input) +
+                        " is the loopback input; give the microphone another input");
+            }
+        }
+    }
+
     // ---- amplifiers and their limits ------------------------------------------------------
 
     void read_amplifiers(const JsonObjectReader& top) {
@@ -149,7 +251,7 @@ private:
                               ? item["name"].get<std::string>()
                               : std::string();
         const std::string context = name.empty() ? "amplifier " + std::to_string(index + 1) : "amplifier '" + name + "'";
-        const JsonObjectReader reader(item, context, problems_, {"name", "profile", "limits"});
+        const JsonObjectReader reader(item, context, problems_, {"name", "profile", "limits", "host", "port"});
         if (!reader.valid()) {
             return;
         }
@@ -157,6 +259,7 @@ private:
         Amplifier amplifier;
         amplifier.name = reader.text("name", true).value_or("");
         amplifier.profile_name = reader.text("profile", true).value_or("");
+        read_control_address(reader, amplifier);
         for (const auto& other : venue_.amplifiers) {
             if (!amplifier.name.empty() && other.name == amplifier.name) {
                 reader.problem("the name is used twice; give each amplifier its own name");
@@ -171,6 +274,29 @@ private:
             amplifiers_with_profile_.insert(amplifier.name);
         }
         venue_.amplifiers.push_back(std::move(amplifier));
+    }
+
+    /// "host" and "port" of the amplifier's control endpoint; without them it is export-only.
+    static void read_control_address(const JsonObjectReader& reader, Amplifier& amplifier) {
+        const auto host = reader.text("host", false);
+        const auto port = reader.count("port", false, 1);
+        if (host && host->empty()) {
+            reader.problem("'host' is empty; give the amplifier's IP address or name, or remove the key");
+            return;
+        }
+        if (host.has_value() != port.has_value()) {
+            reader.problem(host ? "'host' is given without 'port'; add the control port (1 to 65535)"
+                                : "'port' is given without 'host'; add the amplifier's IP address or name");
+            return;
+        }
+        if (port && *port > 65535) {
+            reader.problem("port " + std::to_string(*port) + " is above 65535; give the amplifier's control port");
+            return;
+        }
+        if (host) {
+            amplifier.host = *host;
+            amplifier.port = static_cast<std::uint16_t>(*port);
+        }
     }
 
     bool load_profile(const JsonObjectReader& reader, Amplifier& amplifier) {
@@ -376,7 +502,7 @@ private:
         const JsonObjectReader reader(item, context, problems_,
                                       {"name", "hang", "system", "amplifier", "channel", "fit_band_hz",
                                        "level_offset_db", "max_boost_db", "precedence_ms", "polarity_reference",
-                                       "averaging"});
+                                       "averaging", "output"});
         if (!reader.valid()) {
             return;
         }
@@ -388,6 +514,12 @@ private:
         zone.system = reader.text("system", true).value_or("");
         zone.amplifier = reader.text("amplifier", true).value_or("");
         zone.channel = reader.count("channel", true, 1).value_or(0);
+        // Without "output" the zones feed the interface outputs in the order they are listed.
+        zone.output = reader.count("output", false, 1).value_or(index + 1);
+        if (zone.output > max_interface_outputs) {
+            reader.problem("output " + std::to_string(zone.output) + " is above " + std::to_string(max_interface_outputs) +
+                           "; give the 1-based output of the audio interface that feeds this zone");
+        }
         zone.polarity_reference = reader.boolean("polarity_reference").value_or(false);
         if (const auto averaging = reader.text("averaging", false)) {
             bool known = false;

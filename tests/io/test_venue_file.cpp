@@ -105,6 +105,37 @@ TEST_CASE("festival venue applies system defaults") {
     CHECK(linetune::target_db(venue, linetune::find_zone(venue, "front-fill"), 63.0) == doctest::Approx(-3.0));
 }
 
+TEST_CASE("festival venue reads the interface, control addresses and safety limits") {
+    const auto venue = load("festival.json");
+
+    CHECK(venue.audio_interface.sample_rate_hz == doctest::Approx(48000.0));
+    REQUIRE(venue.audio_interface.loopback.has_value());
+    CHECK(venue.audio_interface.loopback->output == 8);
+    CHECK(venue.audio_interface.loopback->input == 8);
+    // Zones without "output" feed the outputs in list order; tower-1 names its own.
+    CHECK(linetune::find_zone(venue, "L-main").output == 1);
+    CHECK(linetune::find_zone(venue, "front-fill").output == 3);
+    CHECK(linetune::find_zone(venue, "tower-1").output == 7);
+    CHECK(venue.amplifiers[0].host == "127.0.0.1");
+    CHECK(venue.amplifiers[0].port == 47001);
+    CHECK(venue.amplifiers[1].host.empty());
+    CHECK(venue.safety.max_gain_increase_db == doctest::Approx(2.0));
+    CHECK(venue.safety.delay_margin_ms == doctest::Approx(8.0));
+    // Keys the file leaves out keep the documented defaults.
+    CHECK(venue.safety.max_band_boost_db == doctest::Approx(6.0));
+    CHECK(venue.safety.max_total_boost_db == doctest::Approx(6.0));
+}
+
+TEST_CASE("interface channels, control address and safety limits are checked") {
+    CHECK(load_error("broken-interface-channels.json") ==
+          head("broken-interface-channels.json") + "5 problems:\n"
+          "  - safety: max_band_boost_db 30 dB is outside 0 to 24 dB; a wider limit would let a push harm drivers or ears\n"
+          "  - amplifier 'sub-amp': 'host' is given without 'port'; add the control port (1 to 65535)\n"
+          "  - zone 'front-fill': interface output 3 already feeds zone 'L-main'; give each zone its own \"output\"\n"
+          "  - audio_interface: loopback output 2 also feeds zone 'R-main'; wire the loopback from an output of its own\n"
+          "  - microphone 'foh': input 1 is the loopback input; give the microphone another input");
+}
+
 TEST_CASE("festival sub amplifier limits tighten every key") {
     const auto venue = load("festival.json");
     const auto& limits = linetune::amplifier_of(venue, linetune::find_zone(venue, "subs")).limits;
@@ -186,7 +217,7 @@ TEST_CASE("unknown key is rejected") {
     CHECK(load_error("broken-unknown-key.json") ==
           head("broken-unknown-key.json") +
               "zone 'L-main': unknown key 'level_ofset_db' (allowed: name, hang, system, amplifier, channel, "
-              "fit_band_hz, level_offset_db, max_boost_db, precedence_ms, polarity_reference, averaging); check the spelling");
+              "fit_band_hz, level_offset_db, max_boost_db, precedence_ms, polarity_reference, averaging, output); check the spelling");
 }
 
 TEST_CASE("bad JSON names line and column") {

@@ -41,7 +41,7 @@ struct AmplifierState {
     bool operator==(const AmplifierState&) const = default;
 };
 
-/// Which parameter of a channel or band.
+/// Kind of a channel or band parameter.
 enum class ParameterKind {
     gain_db,
     delay_ms,

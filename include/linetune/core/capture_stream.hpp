@@ -8,7 +8,7 @@
 
 namespace linetune {
 
-/// What an opened full-duplex stream offers.
+/// Sample rate and channel counts of an opened full-duplex stream.
 struct StreamFormat {
     double sample_rate_hz = 0.0;
     std::size_t output_channels = 0;  ///< outputs of the interface (1-based channels 1..output_channels)
@@ -24,7 +24,7 @@ struct CaptureRequest {
     std::size_t record_frames = 0;              ///< frames recorded from the start of playback (sweep + tail)
 };
 
-/// What one pass recorded.
+/// The recording of one pass and its xrun count.
 struct CaptureResult {
     MultichannelSignal recording;  ///< one channel per entry of CaptureRequest::input_channels
     std::size_t xrun_count = 0;    ///< buffer under- or overruns during the pass; timing is unreliable when > 0

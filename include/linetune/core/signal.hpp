@@ -12,6 +12,7 @@ enum class TimeBaseSource {
     file_start,        ///< nothing says where t = 0 is: times count from the first sample
     t0_sample_option,  ///< the user placed t = 0 with --t0-sample (REW's "t=0 at sample" convention)
     rew_start_time,    ///< a REW text export's "Start time (seconds)" header
+    loopback,          ///< the arrival of the played sweep recorded through a loopback cable
 };
 
 /// Name of a time-base source as written in JSON and tables.
