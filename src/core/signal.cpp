@@ -9,6 +9,7 @@ std::string_view to_string(TimeBaseSource source) {
     case TimeBaseSource::file_start: return "file_start";
     case TimeBaseSource::t0_sample_option: return "t0_sample_option";
     case TimeBaseSource::rew_start_time: return "rew_start_time";
+    case TimeBaseSource::loopback: return "loopback";
     }
     return "file_start";
 }

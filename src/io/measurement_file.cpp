@@ -1,6 +1,7 @@
 #include "linetune/io/measurement_file.hpp"
 
 #include "linetune/core/error.hpp"
+#include "linetune/io/impulse_response_file.hpp"
 #include "linetune/io/rew_impulse_text.hpp"
 #include "linetune/io/text_table.hpp"
 
@@ -57,6 +58,47 @@ void check_declared_sample_rate(const Measurement& measurement, const Measuremen
     }
 }
 
+/// Takes the time base from an impulse-response sidecar beside the audio file (NAME.json beside
+/// NAME.wav). The sidecar must agree with the audio's rate and length, because a sidecar left
+/// beside a different WAV would place t = 0 at a meaningless sample.
+void apply_impulse_response_sidecar(Measurement& measurement) {
+    const std::filesystem::path sidecar_path = impulse_response_sidecar_path(measurement.path);
+    std::error_code error;
+    if (sidecar_path == measurement.path || !std::filesystem::is_regular_file(sidecar_path, error)) {
+        return;
+    }
+    std::optional<ImpulseResponseSidecar> sidecar;
+    try {
+        sidecar = read_impulse_response_sidecar(sidecar_path);
+    } catch (const Error& failure) {
+        throw Error(quoted(measurement.path) + ": its " + failure.what() +
+                        "; fix or delete the sidecar (without it the time base is relative)",
+                    ErrorKind::input);
+    }
+    if (!sidecar) {
+        measurement.notes.push_back("'" + sidecar_path.filename().string() +
+                                    "' beside the file is not an impulse-response sidecar and was ignored");
+        return;
+    }
+
+    const MultichannelSignal& signal = measurement.signal;
+    const std::string both = quoted(measurement.path) + " and its sidecar '" + sidecar_path.string() + "'";
+    if (std::fabs(sidecar->sample_rate_hz - signal.sample_rate_hz()) > 1e-6) {
+        throw Error(both + " disagree: the audio is at " + format_number(signal.sample_rate_hz()) +
+                    " Hz, the sidecar says " + format_number(sidecar->sample_rate_hz) +
+                    " Hz; write the impulse response again or delete the sidecar");
+    }
+    if (sidecar->frames != signal.frame_count()) {
+        throw Error(both + " disagree: the audio has " + std::to_string(signal.frame_count()) +
+                    " samples, the sidecar says " + std::to_string(sidecar->frames) +
+                    "; write the impulse response again or delete the sidecar");
+    }
+    measurement.signal.time_base = sidecar->time_base;
+    measurement.notes.push_back("time base from '" + sidecar_path.filename().string() + "': t = 0 at sample " +
+                                format_number(sidecar->time_base.time_zero_sample) + " (" +
+                                std::string(to_string(sidecar->time_base.source)) + ")");
+}
+
 Measurement read_rew_text(const std::filesystem::path& path) {
     RewImpulseResponse rew = read_rew_impulse_text(path);
     Measurement measurement;
@@ -97,6 +139,7 @@ Measurement read_measurement(const std::filesystem::path& path, const Measuremen
         measurement.info = std::move(audio.info);
         measurement.signal = std::move(audio.signal);
         check_declared_sample_rate(measurement, options);
+        apply_impulse_response_sidecar(measurement);
     } else if (options.raw_layout && options.raw_layout->channels > 0) {
         AudioFile audio = read_raw_audio(path, *options.raw_layout);
         measurement.info = std::move(audio.info);

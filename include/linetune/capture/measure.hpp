@@ -1,0 +1,75 @@
+#pragma once
+
+#include "linetune/capture/recording_file.hpp"
+#include "linetune/core/capture_stream.hpp"
+#include "linetune/core/sweep.hpp"
+#include "linetune/core/venue.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace linetune::capture {
+
+/// A step of a sequential measurement, reported to the progress callback.
+struct MeasureProgress {
+    enum class Event {
+        zone_started,   ///< the zone's pass is about to play
+        pass_repeated,  ///< the pass had xruns and plays once more
+        zone_finished,  ///< the zone's recording is on disk
+    };
+    Event event = Event::zone_started;
+    std::string zone;
+    std::size_t zone_number = 0;  ///< 1-based position among the zones measured
+    std::size_t zone_count = 0;
+    double sound_s = 0.0;         ///< length of one pass (sweep + tail)
+    std::size_t xrun_count = 0;   ///< pass_repeated and zone_finished: xruns of the pass just played
+};
+
+/// Settings of a sequential measurement.
+struct MeasureOptions {
+    std::vector<std::string> zones;  ///< zone names to measure, in this order; empty: every zone in venue order
+    /// The sweep played on each zone's output and on the loopback output. Its sample_rate_hz is
+    /// ignored: the venue's audio_interface.sample_rate_hz is used.
+    SweepParameters sweep;
+    double tail_s = 1.0;  ///< recorded after the sweep ends; at least the room's decay time
+    /// A mic input whose peak stays below this level is flagged silent. A sweep at 80 dB SPL
+    /// reaches about −40 dBFS at the gain that puts 120 dB SPL at 0 dBFS, while an unplugged
+    /// or muted input carries only preamp noise, typically −90 dBFS or lower.
+    double silent_input_threshold_dbfs = -70.0;
+    std::function<void(const MeasureProgress&)> progress;  ///< called on the measuring thread; may be empty
+};
+
+/// One zone's finished recording.
+struct ZoneRecording {
+    std::string zone;
+    std::filesystem::path wav_path;
+    std::filesystem::path json_path;
+    RecordingMetadata metadata;
+    std::vector<std::string> silent_mics;  ///< mics flagged silent, venue order
+};
+
+/// Recordings of a sequential measurement and the sound time they took.
+struct MeasureResult {
+    std::vector<ZoneRecording> recordings;  ///< in measuring order
+    double sound_s = 0.0;  ///< total time audio played, repeated passes included
+};
+
+/// Checks, before any audio, that the stream and venue allow the measurement. The stream's rate
+/// must equal the venue's, and every zone output, mic input and loopback channel must exist.
+/// Each mic needs its own input, and the zones must exist with names usable as folder names.
+/// Throws one configuration Error that lists every problem with its zone, mic or channel.
+void check_measurement_setup(const Venue& venue, const StreamFormat& format, const MeasureOptions& options);
+
+/// Measures the zones one after another: per zone, one pass that plays the sweep on the zone's
+/// output and on the loopback output and records every mic input and the loopback input. Each
+/// recording is written to SESSION/measurements/ZONE/recording.wav and then recording.json as
+/// soon as its pass ends. Throws a configuration Error before any audio (check_measurement_setup).
+/// Throws a device Error for clipping at any input, and then nothing is written for that zone, or
+/// for xruns in a repeated pass. Zones finished before a failure stay on disk.
+MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::filesystem::path& session_dir,
+                      const MeasureOptions& options);
+
+}  // namespace linetune::capture

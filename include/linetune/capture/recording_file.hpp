@@ -1,0 +1,65 @@
+#pragma once
+
+#include "linetune/core/sweep.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace linetune::capture {
+
+/// Value of the "format" key of a recording's JSON metadata.
+inline constexpr const char* recording_format = "linetune recording";
+
+/// One channel of a recording: a microphone or the loopback, with its level.
+struct RecordingChannel {
+    std::size_t channel = 0;  ///< 1-based channel of recording.wav
+    std::size_t input = 0;    ///< 1-based input of the audio interface
+    std::string mic;          ///< microphone name; empty for the loopback
+    bool loopback = false;
+    double peak_dbfs = 0.0;
+    bool clipped = false;
+    bool silent = false;  ///< peak below the silent-input threshold: the mic heard nothing
+};
+
+/// The JSON metadata written beside a recording's WAV; its presence marks the recording complete.
+struct RecordingMetadata {
+    std::string venue;
+    std::filesystem::path venue_file;
+    std::string zone;
+    std::size_t output = 0;  ///< 1-based interface output that played the sweep to the zone
+    std::optional<std::size_t> loopback_output;  ///< 1-based interface output that played the loopback's copy
+    double sample_rate_hz = 0.0;
+    std::size_t frames = 0;
+    std::vector<RecordingChannel> channels;  ///< mics in venue order, then the loopback
+    std::optional<std::size_t> loopback_channel;  ///< 1-based channel of the loopback, when recorded
+    SweepParameters sweep;      ///< as requested; the played sweep is generate_exponential_sweep(sweep)
+    std::size_t sweep_frames = 0;  ///< length of the played sweep
+    double tail_s = 0.0;        ///< recorded after the sweep
+    double sound_s = 0.0;       ///< sweep + tail: how long the pass took in real time
+    std::size_t xrun_count = 0;  ///< of the kept pass
+    std::size_t passes = 1;      ///< 2 when the first pass had xruns and was repeated
+    std::optional<double> temperature_c;
+    std::optional<double> humidity_percent;
+    std::string recorded_utc;   ///< end of the pass, ISO 8601 ("2025-06-01T20:15:03Z")
+    std::string software;       ///< "linetune 0.1.0"
+};
+
+/// SESSION/measurements/ZONE: the folder of one zone's recording.
+std::filesystem::path recording_folder(const std::filesystem::path& session_dir, const std::string& zone);
+
+/// The WAV of a zone's recording: SESSION/measurements/ZONE/recording.wav.
+std::filesystem::path recording_wav_path(const std::filesystem::path& session_dir, const std::string& zone);
+
+/// The JSON of a zone's recording: SESSION/measurements/ZONE/recording.json.
+std::filesystem::path recording_json_path(const std::filesystem::path& session_dir, const std::string& zone);
+
+/// Writes the metadata as JSON atomically; throws Error naming the file.
+void write_recording_metadata(const std::filesystem::path& json_path, const RecordingMetadata& metadata);
+
+/// Reads and checks recording metadata; throws an input Error naming the file and the field.
+RecordingMetadata read_recording_metadata(const std::filesystem::path& json_path);
+
+}  // namespace linetune::capture

@@ -1,0 +1,210 @@
+#include "linetune/capture/recording_file.hpp"
+
+#include "linetune/core/error.hpp"
+#include "linetune/io/text_file_writer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iterator>
+#include <string_view>
+
+namespace linetune::capture {
+namespace {
+
+using nlohmann::json;
+
+// Metadata versions this reader understands; a later version may change the meaning of a key.
+constexpr int recording_version = 1;
+
+json optional_number(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
+
+json optional_count(const std::optional<std::size_t>& value) { return value ? json(*value) : json(nullptr); }
+
+json sweep_json(const SweepParameters& sweep, std::size_t sweep_frames) {
+    return {{"start_freq_hz", sweep.start_freq_hz}, {"end_freq_hz", sweep.end_freq_hz},
+            {"duration_s", sweep.duration_s},       {"sample_rate_hz", sweep.sample_rate_hz},
+            {"level_dbfs", sweep.level_dbfs},       {"fade_in_s", sweep.fade_in_s},
+            {"fade_out_s", sweep.fade_out_s},       {"frames", sweep_frames}};
+}
+
+json channel_json(const RecordingChannel& channel) {
+    json item = {{"channel", channel.channel}, {"input", channel.input},   {"loopback", channel.loopback},
+                 {"peak_dbfs", channel.peak_dbfs}, {"clipped", channel.clipped}, {"silent", channel.silent}};
+    item["mic"] = channel.loopback ? json(nullptr) : json(channel.mic);
+    return item;
+}
+
+/// Value of a key converted to T; a missing key or a value of another type becomes an input
+/// Error naming the key, which the caller prefixes with the file.
+template <typename T>
+T field(const json& object, std::string_view key) {
+    const auto found = object.find(std::string(key));
+    if (found == object.end()) {
+        throw Error("missing key '" + std::string(key) + "'");
+    }
+    try {
+        return found->get<T>();
+    } catch (const json::exception&) {
+        throw Error("'" + std::string(key) + "' has the wrong type: " + found->dump());
+    }
+}
+
+/// Like field, but null or a missing key gives nothing.
+template <typename T>
+std::optional<T> optional_field(const json& object, std::string_view key) {
+    const auto found = object.find(std::string(key));
+    if (found == object.end() || found->is_null()) {
+        return std::nullopt;
+    }
+    return field<T>(object, key);
+}
+
+SweepParameters read_sweep(const json& item, std::size_t& sweep_frames) {
+    SweepParameters sweep;
+    sweep.start_freq_hz = field<double>(item, "start_freq_hz");
+    sweep.end_freq_hz = field<double>(item, "end_freq_hz");
+    sweep.duration_s = field<double>(item, "duration_s");
+    sweep.sample_rate_hz = field<double>(item, "sample_rate_hz");
+    sweep.level_dbfs = field<double>(item, "level_dbfs");
+    sweep.fade_in_s = field<double>(item, "fade_in_s");
+    sweep.fade_out_s = field<double>(item, "fade_out_s");
+    sweep_frames = field<std::size_t>(item, "frames");
+    return sweep;
+}
+
+RecordingChannel read_channel(const json& item) {
+    RecordingChannel channel;
+    channel.channel = field<std::size_t>(item, "channel");
+    channel.input = field<std::size_t>(item, "input");
+    channel.loopback = field<bool>(item, "loopback");
+    channel.mic = optional_field<std::string>(item, "mic").value_or("");
+    channel.peak_dbfs = field<double>(item, "peak_dbfs");
+    channel.clipped = field<bool>(item, "clipped");
+    channel.silent = field<bool>(item, "silent");
+    if (!channel.loopback && channel.mic.empty()) {
+        throw Error("channel " + std::to_string(channel.channel) + " is neither the loopback nor a named mic");
+    }
+    return channel;
+}
+
+/// Checks that the channels are numbered 1..N in order and that the loopback entry matches.
+void check_channels(const RecordingMetadata& metadata) {
+    for (std::size_t index = 0; index < metadata.channels.size(); ++index) {
+        if (metadata.channels[index].channel != index + 1) {
+            throw Error("channel entry " + std::to_string(index + 1) + " has number " +
+                        std::to_string(metadata.channels[index].channel) + "; channels must be listed as 1, 2, 3, ...");
+        }
+    }
+    if (metadata.loopback_channel) {
+        const std::size_t loopback = *metadata.loopback_channel;
+        if (loopback == 0 || loopback > metadata.channels.size() || !metadata.channels[loopback - 1].loopback) {
+            throw Error("'loopback_channel' " + std::to_string(loopback) + " is not a loopback entry of 'channels'");
+        }
+    }
+}
+
+RecordingMetadata metadata_from_json(const json& document) {
+    if (field<std::string>(document, "format") != recording_format) {
+        throw Error("'format' is not \"" + std::string(recording_format) + "\"");
+    }
+    if (const int version = field<int>(document, "version"); version != recording_version) {
+        throw Error("version " + std::to_string(version) + " is not supported (this linetune reads version " +
+                    std::to_string(recording_version) + "); update linetune");
+    }
+
+    RecordingMetadata metadata;
+    metadata.venue = field<std::string>(document, "venue");
+    metadata.venue_file = field<std::string>(document, "venue_file");
+    metadata.zone = field<std::string>(document, "zone");
+    metadata.output = field<std::size_t>(document, "output");
+    metadata.loopback_output = optional_field<std::size_t>(document, "loopback_output");
+    metadata.sample_rate_hz = field<double>(document, "sample_rate_hz");
+    metadata.frames = field<std::size_t>(document, "frames");
+    metadata.loopback_channel = optional_field<std::size_t>(document, "loopback_channel");
+
+    const json channels = field<json>(document, "channels");
+    if (!channels.is_array() || channels.empty()) {
+        throw Error("'channels' must be a non-empty array, not " + channels.dump());
+    }
+    for (const json& item : channels) {
+        metadata.channels.push_back(read_channel(item));
+    }
+
+    metadata.sweep = read_sweep(field<json>(document, "sweep"), metadata.sweep_frames);
+    metadata.tail_s = field<double>(document, "tail_s");
+    metadata.sound_s = field<double>(document, "sound_s");
+    metadata.xrun_count = field<std::size_t>(document, "xrun_count");
+    metadata.passes = field<std::size_t>(document, "passes");
+    metadata.temperature_c = optional_field<double>(document, "temperature_c");
+    metadata.humidity_percent = optional_field<double>(document, "humidity_percent");
+    metadata.recorded_utc = field<std::string>(document, "recorded_utc");
+    metadata.software = field<std::string>(document, "software");
+
+    check_channels(metadata);
+    return metadata;
+}
+
+}  // namespace
+
+std::filesystem::path recording_folder(const std::filesystem::path& session_dir, const std::string& zone) {
+    return session_dir / "measurements" / zone;
+}
+
+std::filesystem::path recording_wav_path(const std::filesystem::path& session_dir, const std::string& zone) {
+    return recording_folder(session_dir, zone) / "recording.wav";
+}
+
+std::filesystem::path recording_json_path(const std::filesystem::path& session_dir, const std::string& zone) {
+    return recording_folder(session_dir, zone) / "recording.json";
+}
+
+void write_recording_metadata(const std::filesystem::path& json_path, const RecordingMetadata& metadata) {
+    json document;
+    document["format"] = recording_format;
+    document["version"] = recording_version;
+    document["software"] = metadata.software;
+    document["recorded_utc"] = metadata.recorded_utc;
+    document["venue"] = metadata.venue;
+    document["venue_file"] = metadata.venue_file.string();
+    document["zone"] = metadata.zone;
+    document["output"] = metadata.output;
+    document["loopback_output"] = optional_count(metadata.loopback_output);
+    document["sample_rate_hz"] = metadata.sample_rate_hz;
+    document["frames"] = metadata.frames;
+    document["loopback_channel"] = optional_count(metadata.loopback_channel);
+    document["channels"] = json::array();
+    for (const RecordingChannel& channel : metadata.channels) {
+        document["channels"].push_back(channel_json(channel));
+    }
+    document["sweep"] = sweep_json(metadata.sweep, metadata.sweep_frames);
+    document["tail_s"] = metadata.tail_s;
+    document["sound_s"] = metadata.sound_s;
+    document["xrun_count"] = metadata.xrun_count;
+    document["passes"] = metadata.passes;
+    document["temperature_c"] = optional_number(metadata.temperature_c);
+    document["humidity_percent"] = optional_number(metadata.humidity_percent);
+    io::write_text_file(json_path, document.dump(2) + "\n");
+}
+
+RecordingMetadata read_recording_metadata(const std::filesystem::path& json_path) {
+    const std::string label = "recording metadata '" + json_path.string() + "'";
+    std::ifstream stream(json_path, std::ios::binary);
+    if (!stream) {
+        throw Error(label + ": not found or not readable; measure the zone again");
+    }
+    const std::string text{std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
+    json document;
+    try {
+        document = json::parse(text);
+    } catch (const json::parse_error& failure) {
+        throw Error(label + ": invalid JSON (" + failure.what() + "); measure the zone again");
+    }
+    try {
+        return metadata_from_json(document);
+    } catch (const Error& failure) {
+        throw Error(label + ": " + failure.what() + "; measure the zone again");
+    }
+}
+
+}  // namespace linetune::capture
