@@ -51,6 +51,9 @@ constexpr double min_impulse_response_crest_factor_db = 12.0;
 // third, but not the second over the first.
 constexpr double sweep_active_range_db = 30.0;
 constexpr double sweep_crossing_rate_rise = 1.4;
+// A sweep recording's level varies with the loudspeaker's and the room's response, by well under
+// 15 dB between the averages of its first and last thirds; an impulse response decays by more.
+constexpr double sweep_level_spread_db = 10.0;
 // Each third must contain at least this many zero crossings for its rate to count. A sweep
 // recording through a sub still has dozens in its quietest third. A sub's own short 80 Hz
 // ringing has only a handful, whose count varies with where the blocks fall.
@@ -201,6 +204,35 @@ std::vector<double> crossing_rate_by_third(std::span<const float> samples, const
     return rates;
 }
 
+/// True when the active blocks (within sweep_active_range_db of the maximum) fall by more than
+/// sweep_level_spread_db from their first third to their last. A sweep recording keeps its level
+/// while the tone rises; an impulse response decays, and in a low-frequency response (a
+/// subwoofer's) the last active third is the quiet tail where broadband noise raises the
+/// zero-crossing rate without any sweep.
+bool decays_across_thirds(const BlockLevels& levels) {
+    const auto& level = levels.level_db;
+    const double active_level = *std::max_element(level.begin(), level.end()) - sweep_active_range_db;
+    std::vector<double> active;
+    for (const double l : level) {
+        if (l >= active_level) {
+            active.push_back(l);
+        }
+    }
+    if (active.size() < 3) {
+        return false;
+    }
+    const auto mean_of = [&](std::size_t third) {
+        double sum = 0.0;
+        const std::size_t begin = third * active.size() / 3;
+        const std::size_t end = (third + 1) * active.size() / 3;
+        for (std::size_t i = begin; i < end; ++i) {
+            sum += active[i];
+        }
+        return sum / static_cast<double>(end - begin);
+    };
+    return mean_of(0) - mean_of(2) > sweep_level_spread_db;
+}
+
 /// Decides whether the input is one decaying event; returns the reason when it is not.
 std::string reason_not_impulse_response(const SignalQuality& quality, std::span<const float> samples,
                                         const BlockLevels& levels) {
@@ -213,7 +245,7 @@ std::string reason_not_impulse_response(const SignalQuality& quality, std::span<
 
     const auto rates = crossing_rate_by_third(samples, levels);
     if (!rates.empty() && rates[0] > 0.0 && rates[1] >= sweep_crossing_rate_rise * rates[0] &&
-        rates[2] >= sweep_crossing_rate_rise * rates[1]) {
+        rates[2] >= sweep_crossing_rate_rise * rates[1] && !decays_across_thirds(levels)) {
         return "the zero-crossing rate rises " + format_fixed(rates[2] / rates[0], 1) +
                "-fold from the first to the last third of the signal: a sweep recording, which needs "
                "deconvolution with the played sweep";
