@@ -16,6 +16,8 @@ packages=(
     python3 python3-numpy python3-scipy
     # tests: DRC-FIR, the room-correction program that linetune's held-out EQ result is compared with
     drc
+    # amplifier control: Boost.Asio (OSC over UDP); tests: liblo's oscsend and oscdump
+    libboost-dev liblo-tools
 )
 
 run_as_root() {
