@@ -28,6 +28,10 @@ Command add_sweep_command(CLI::App& app);
 /// Registers `tune`: per-zone EQ, delay and gain from stored measurements.
 Command add_tune_command(CLI::App& app);
 
+/// Registers `push`: sends a corrections file to the amplifiers (journal, safe order, read-back,
+/// restore), or restores an interrupted push with --recover.
+Command add_push_command(CLI::App& app);
+
 /// Registers `run`: the main job (today: --dry-run on stored measurements).
 Command add_run_command(CLI::App& app);
 

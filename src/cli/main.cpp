@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
         linetune::cli::add_batch_command(app),
         linetune::cli::add_sweep_command(app),
         linetune::cli::add_tune_command(app),
+        linetune::cli::add_push_command(app),
         linetune::cli::add_run_command(app),
     };
 

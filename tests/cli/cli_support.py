@@ -31,7 +31,8 @@ def require_shared_data(test_case):
 
 def run_linetune(*args, check_exit=None):
     """Run linetune with the arguments; return (exit code, stdout, stderr)."""
-    result = subprocess.run([linetune_exe(), *map(str, args)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run([linetune_exe(), *map(str, args)], capture_output=True, text=True, timeout=600,
+                            stdin=subprocess.DEVNULL)
     if check_exit is not None and result.returncode != check_exit:
         raise AssertionError(
             f"linetune {' '.join(map(str, args))} exited {result.returncode}, expected {check_exit}\n"

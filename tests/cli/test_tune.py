@@ -386,7 +386,7 @@ class DryRun(unittest.TestCase):
         code, out, err = run_linetune("run", WAREHOUSE, "--measurements", scratch("unused-measurements"),
                                       "--session", session)
         self.assertEqual(code, 2)
-        self.assertTrue(err.startswith("linetune: pushing to amplifiers is not available yet"), err)
+        self.assertTrue(err.startswith("linetune: pushing stored-measurement results from 'run' is not available"), err)
         self.assertIn("--dry-run", err)
         self.assertFalse(os.path.exists(session))
 

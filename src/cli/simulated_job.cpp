@@ -1,0 +1,354 @@
+#include "simulated_job.hpp"
+#include "linetune_version.hpp"
+#include "tuning_output.hpp"
+
+#include "linetune/capture/impulse_responses.hpp"
+#include "linetune/capture/measure.hpp"
+#include "linetune/control/driver_factory.hpp"
+#include "linetune/control/osc/virtual_amplifier.hpp"
+#include "linetune/control/push_plan.hpp"
+#include "linetune/control/push_report.hpp"
+#include "linetune/control/push_transaction.hpp"
+#include "linetune/core/error.hpp"
+#include "linetune/correction/corrections_file.hpp"
+#include "linetune/correction/tuning.hpp"
+#include "linetune/io/device_profile_file.hpp"
+#include "linetune/io/text_file_writer.hpp"
+#include "linetune/io/venue_file.hpp"
+#include "linetune/simulation/builtin_rig.hpp"
+#include "linetune/simulation/probe_residuals.hpp"
+#include "linetune/simulation/simulated_capture_stream.hpp"
+#include "linetune/simulation/transfer_functions.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace linetune::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The sweep of the simulated measurement: 2 s from 20 Hz to 20 kHz keeps each pass short while
+// its energy puts the noise floor of the impulse responses far below what the tuning reads. The
+// tail covers the longest transfer function of the built-in rig (the farthest position's travel
+// time plus 0.8 s of room decay) with margin, so no reflection wraps into the next response.
+constexpr double sweep_duration_s = 2.0;
+constexpr double sweep_level_dbfs = -12.0;
+constexpr double tail_s = 1.5;
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Wall-clock compute time per step and the sound time the sweeps would take in a real room.
+struct JobTimes {
+    double setup_s = 0.0;           ///< building the rig's transfer functions, starting the amplifier
+    double sound_s = 0.0;           ///< sweeps and tails of every pass, both measurements
+    double measure_s = 0.0;         ///< simulating the passes and writing the recordings
+    double analysis_s = 0.0;        ///< impulse responses from the recordings
+    double tuning_s = 0.0;          ///< averaging, EQ fit, alignment
+    double push_s = 0.0;            ///< snapshot, journal, writes and read-back
+    double verify_s = 0.0;          ///< analysis of the second measurement
+};
+
+/// Sink for the job's progress lines: stdout normally, stderr when stdout carries JSON.
+std::ostream& progress_stream(const SimulatedJobOptions& options) {
+    return options.json ? std::cerr : std::cout;
+}
+
+capture::MeasureOptions measure_options(std::ostream& out) {
+    capture::MeasureOptions options;
+    options.sweep.duration_s = sweep_duration_s;
+    options.sweep.level_dbfs = sweep_level_dbfs;
+    options.tail_s = tail_s;
+    options.progress = [&out](const capture::MeasureProgress& progress) {
+        if (progress.event == capture::MeasureProgress::Event::zone_started) {
+            out << "  measuring zone '" << progress.zone << "' (" << progress.zone_number << "/" << progress.zone_count
+                << ", " << fixed(progress.sound_s, 1) << " s of sound)\n";
+        } else if (progress.event == capture::MeasureProgress::Event::pass_repeated) {
+            out << "  zone '" << progress.zone << "': " << progress.xrun_count << " xrun(s), measuring again\n";
+        }
+    };
+    return options;
+}
+
+/// One measurement of every zone into folder/measurements and its impulse responses into
+/// folder/impulse-responses.
+double measure_session(const Venue& venue, CaptureStream& stream, const fs::path& folder, std::ostream& out,
+                       JobTimes& times) {
+    auto start = Clock::now();
+    const capture::MeasureResult measured = capture::measure(venue, stream, folder, measure_options(out));
+    times.measure_s += seconds_since(start);
+    times.sound_s += measured.sound_s;
+
+    start = Clock::now();
+    const capture::SessionImpulseResponses responses = capture::write_impulse_responses(folder, {});
+    for (const auto& zone : responses.zones) {
+        for (const auto& note : zone.notes) {
+            out << "  zone '" << zone.zone << "': " << note << '\n';
+        }
+    }
+    return seconds_since(start);
+}
+
+/// Settings the amplifier holds now, per zone, read through its control protocol, so that the
+/// tuning removes them and returns absolute settings (re-tuning never stacks).
+std::map<std::string, correction::ZoneSetting> settings_on_amplifier(const Venue& venue) {
+    std::map<std::string, correction::ZoneSetting> applied;
+    for (const auto& amplifier : venue.amplifiers) {
+        const auto driver = control::make_device_driver(amplifier);
+        driver->connect();
+        for (const auto& zone : venue.zones) {
+            if (zone.amplifier != amplifier.name) {
+                continue;
+            }
+            const ChannelState state =
+                control::read_channel_state(*driver, zone.channel, control::owned_band_count(amplifier));
+            correction::ZoneSetting setting;
+            setting.gain_db = state.gain_db;
+            setting.delay_ms = state.delay_ms;
+            for (const auto& band : state.bands) {
+                if (band.enabled) {
+                    setting.bands.push_back(
+                        {*analysis::parse_filter_type(to_string(band.type)), band.freq_hz, band.gain_db, band.q});
+                }
+            }
+            applied[zone.name] = setting;
+        }
+    }
+    return applied;
+}
+
+bool confirm_push(const SimulatedJobOptions& options, std::ostream& out) {
+    if (options.assume_yes) {
+        return true;
+    }
+    if (isatty(STDIN_FILENO) == 0) {
+        out << "\nnot pushed: confirmation needs a terminal; run again with --yes to push without asking\n";
+        return false;
+    }
+    out << "\npush these settings to the virtual amplifier? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+struct ResidualPair {
+    double before_db = 0.0;
+    double after_db = 0.0;
+};
+
+void print_before_after(std::ostream& out, const correction::TuningResult& before, const correction::TuningResult& after,
+                        const std::vector<simulation::ProbeResidual>& probes_before,
+                        const std::vector<simulation::ProbeResidual>& probes_after, std::vector<std::string>& warnings) {
+    out << "\nmeasured before and after the push: residual RMS in dB (1/6 octave, correctable points of the zone band)\n";
+    char line[200];
+    std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", "zone", "position", "before", "after");
+    out << line;
+    for (std::size_t z = 0; z < before.zones.size() && z < after.zones.size(); ++z) {
+        const auto& zone_before = before.zones[z];
+        const auto& zone_after = after.zones[z];
+        std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", zone_before.zone.c_str(), "average",
+                      fixed(zone_before.residual.rms_before_db, 2).c_str(),
+                      fixed(zone_after.residual.rms_before_db, 2).c_str());
+        out << line;
+        for (std::size_t m = 0; m < zone_before.mics.size() && m < zone_after.mics.size(); ++m) {
+            const auto& mic_before = zone_before.mics[m].residual;
+            const auto& mic_after = zone_after.mics[m].residual;
+            std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", "", ("mic " + zone_before.mics[m].mic).c_str(),
+                          fixed(mic_before.rms_before_db, 2).c_str(), fixed(mic_after.rms_before_db, 2).c_str());
+            out << line;
+            // 0.1 dB is below what a listener hears and above the run-to-run noise of the measurement.
+            if (mic_after.rms_before_db > mic_before.rms_before_db + 0.1) {
+                warnings.push_back("zone '" + zone_before.zone + "', mic '" + zone_before.mics[m].mic +
+                                   "': the residual grew from " + fixed(mic_before.rms_before_db, 2) + " to " +
+                                   fixed(mic_after.rms_before_db, 2) + " dB");
+            }
+        }
+    }
+    out << "\naudience probes not used for fitting (predicted by the simulation, 1/6 octave, whole zone band)\n";
+    for (std::size_t i = 0; i < probes_before.size() && i < probes_after.size(); ++i) {
+        std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", probes_before[i].zone.c_str(),
+                      ("probe " + probes_before[i].probe).c_str(), fixed(probes_before[i].rms_db, 2).c_str(),
+                      fixed(probes_after[i].rms_db, 2).c_str());
+        out << line;
+        if (probes_after[i].rms_db > probes_before[i].rms_db + 0.1) {
+            warnings.push_back("zone '" + probes_before[i].zone + "', probe '" + probes_before[i].probe +
+                               "': the residual grew from " + fixed(probes_before[i].rms_db, 2) + " to " +
+                               fixed(probes_after[i].rms_db, 2) + " dB");
+        }
+    }
+}
+
+void print_times(std::ostream& out, const JobTimes& times) {
+    const double compute_s = times.measure_s + times.analysis_s + times.tuning_s + times.push_s + times.verify_s;
+    out << "\ntime: sound " << fixed(times.sound_s, 1) << " s (sweeps and tails of both measurements), compute "
+        << fixed(compute_s, 2) << " s: simulating the passes " << fixed(times.measure_s, 2) << " s, analysis "
+        << fixed(times.analysis_s, 2) << " s, tuning " << fixed(times.tuning_s, 2) << " s, push with read-back "
+        << fixed(times.push_s, 2) << " s, analysis of the second measurement " << fixed(times.verify_s, 2)
+        << " s; set-up " << fixed(times.setup_s, 2) << " s\n";
+}
+
+nlohmann::json times_json(const JobTimes& times) {
+    return {{"setup_s", times.setup_s},   {"sound_s", times.sound_s},   {"measure_compute_s", times.measure_s},
+            {"analysis_s", times.analysis_s}, {"tuning_s", times.tuning_s}, {"push_s", times.push_s},
+            {"verify_analysis_s", times.verify_s}};
+}
+
+nlohmann::json residuals_json(const correction::TuningResult& before, const correction::TuningResult& after) {
+    nlohmann::json zones = nlohmann::json::array();
+    for (std::size_t z = 0; z < before.zones.size() && z < after.zones.size(); ++z) {
+        nlohmann::json mics = nlohmann::json::array();
+        for (std::size_t m = 0; m < before.zones[z].mics.size() && m < after.zones[z].mics.size(); ++m) {
+            mics.push_back({{"mic", before.zones[z].mics[m].mic},
+                            {"rms_before_db", before.zones[z].mics[m].residual.rms_before_db},
+                            {"rms_after_db", after.zones[z].mics[m].residual.rms_before_db}});
+        }
+        zones.push_back({{"zone", before.zones[z].zone},
+                         {"rms_before_db", before.zones[z].residual.rms_before_db},
+                         {"rms_after_db", after.zones[z].residual.rms_before_db},
+                         {"predicted_rms_after_db", before.zones[z].residual.rms_after_db},
+                         {"mics", mics}});
+    }
+    return zones;
+}
+
+nlohmann::json probes_json(const std::vector<simulation::ProbeResidual>& before,
+                           const std::vector<simulation::ProbeResidual>& after) {
+    nlohmann::json probes = nlohmann::json::array();
+    for (std::size_t i = 0; i < before.size() && i < after.size(); ++i) {
+        probes.push_back({{"probe", before[i].probe},
+                          {"zone", before[i].zone},
+                          {"rms_before_db", before[i].rms_db},
+                          {"rms_after_db", after[i].rms_db}});
+    }
+    return probes;
+}
+
+}  // namespace
+
+int run_simulated_job(const SimulatedJobOptions& options) {
+    std::ostream& out = progress_stream(options);
+    const fs::path& session = options.session_dir;
+    JobTimes times;
+
+    // The rig and its amplifier: the amplifier's control endpoint runs on 127.0.0.1 in this process
+    // and its state is what the simulated signal path applies.
+    auto start = Clock::now();
+    out << "simulated rig '" << simulation::builtin_venue_name << "': building transfer functions\n";
+    const simulation::RigTransferFunctions rig(simulation::builtin_rig());
+    SharedAmplifierState amplifier_state(simulation::builtin_initial_amplifier_state());
+    const DeviceProfile profile = io::read_device_profile(io::default_hardware_dir() / "virtual-amp.json");
+    control::VirtualAmplifier amplifier(profile, amplifier_state);
+    amplifier.start();
+    io::write_text_file(session / "venue.json", simulation::builtin_venue_json(amplifier.port()));
+    const Venue venue = io::read_venue_file(session / "venue.json", io::default_hardware_dir());
+    simulation::SimulatedCaptureOptions capture_options;
+    capture_options.noise_seed = options.seed;
+    simulation::SimulatedCaptureStream stream(venue, rig, amplifier_state, capture_options);
+    times.setup_s = seconds_since(start);
+    out << "virtual amplifier at " << amplifier.url() << "; session folder " << session.string() << "/\n";
+
+    // Measure and analyse.
+    out << "\nmeasuring " << venue.zones.size() << " zones\n";
+    times.analysis_s = measure_session(venue, stream, session, out, times);
+
+    // Tune, taking the amplifier's present settings out of the measurements.
+    start = Clock::now();
+    correction::TuneOptions tune_options;
+    tune_options.measurements_dir = session / "impulse-responses";
+    tune_options.applied = settings_on_amplifier(venue);
+    const correction::TuningResult tuning = correction::tune_venue(venue, tune_options);
+    times.tuning_s = seconds_since(start);
+    nlohmann::json corrections = correction::corrections_json(tuning);
+    corrections["linetune_version"] = LINETUNE_VERSION;
+    io::write_text_file(session / "corrections.json", json_text(corrections));
+    io::write_text_file(session / "corrections.csv", correction::corrections_csv(tuning));
+    if (!options.json) {
+        out << '\n';
+        print_tuning_result(out, tuning);
+    }
+    if (options.dry_run) {
+        out << "\ndry run: nothing was sent to the amplifier. Session written to " << session.string() << "/\n";
+        if (options.json) {
+            std::cout << json_text(corrections);
+        }
+        return 0;
+    }
+
+    // Push after confirmation: the plan, the safety limits and the journal come first.
+    std::map<std::string, control::ZoneTarget> targets;
+    for (const auto& zone : tuning.zones) {
+        targets[zone.zone].setting = zone.setting;
+    }
+    const control::PushOptions push_options;
+    start = Clock::now();
+    control::PreparedPush prepared = control::prepare_push(
+        venue, targets, [](const Amplifier& amp) { return control::make_device_driver(amp); }, push_options);
+    times.push_s = seconds_since(start);
+    out << '\n' << control::format_push_plan(prepared);
+    const AmplifierState state_before = amplifier_state.snapshot();
+    if (!confirm_push(options, out)) {
+        return 2;
+    }
+    start = Clock::now();
+    const control::PushReport report = control::execute_push(prepared, session / "push-journal.json", push_options);
+    times.push_s += seconds_since(start);
+    out << '\n' << control::format_push_report(report);
+    if (!report.succeeded()) {
+        return 3;
+    }
+
+    // Measure again with the new settings in the amplifier and compare.
+    out << "\nmeasuring again with the new settings\n";
+    double after_analysis_s = measure_session(venue, stream, session / "after", out, times);
+    start = Clock::now();
+    correction::TuneOptions after_options;
+    after_options.measurements_dir = session / "after" / "impulse-responses";
+    const correction::TuningResult after = correction::tune_venue(venue, after_options);
+    times.verify_s = after_analysis_s + seconds_since(start);
+
+    const AmplifierState state_after = amplifier_state.snapshot();
+    const auto probes_before = simulation::probe_residuals(rig, venue, state_before);
+    const auto probes_after = simulation::probe_residuals(rig, venue, state_after);
+    std::vector<std::string> warnings;
+    print_before_after(out, tuning, after, probes_before, probes_after, warnings);
+    for (const auto& warning : warnings) {
+        out << "warning: " << warning << '\n';
+    }
+    print_times(out, times);
+
+    nlohmann::json summary = {
+        {"venue", venue.name},
+        {"linetune_version", LINETUNE_VERSION},
+        {"push", {{"succeeded", report.succeeded()}, {"devices", nlohmann::json::array()}}},
+        {"zones", residuals_json(tuning, after)},
+        {"probes", probes_json(probes_before, probes_after)},
+        {"warnings", warnings},
+        {"times", times_json(times)},
+    };
+    for (const auto& device : report.devices) {
+        summary["push"]["devices"].push_back(
+            {{"amplifier", device.amplifier}, {"outcome", std::string(control::to_string(device.outcome))},
+             {"writes_sent", device.writes_sent}});
+    }
+    io::write_text_file(session / "summary.json", json_text(summary));
+    if (options.json) {
+        std::cout << json_text(summary);
+    } else {
+        out << "session written to " << session.string()
+            << "/ (venue.json, measurements/, impulse-responses/, corrections.json, corrections.csv, after/, "
+               "summary.json)\n";
+    }
+    return 0;
+}
+
+}  // namespace linetune::cli

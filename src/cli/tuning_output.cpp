@@ -1,0 +1,90 @@
+#include "tuning_output.hpp"
+
+#include "linetune/core/error.hpp"
+#include "linetune/correction/corrections_file.hpp"
+#include "linetune/io/device_profile_file.hpp"
+#include "linetune/io/venue_file.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+namespace linetune::cli {
+
+correction::TuningResult tune_from_files(const std::string& venue_path, const std::string& measurements_dir,
+                                         const std::string& applied_path, Venue& venue) {
+    venue = io::read_venue_file(venue_path, io::default_hardware_dir());
+    correction::TuneOptions options;
+    options.measurements_dir = measurements_dir.empty()
+                                   ? std::filesystem::path(venue_path).parent_path() / "measurements"
+                                   : std::filesystem::path(measurements_dir);
+    if (!applied_path.empty()) {
+        options.applied = correction::read_zone_settings(applied_path, venue.name);
+    }
+    return correction::tune_venue(venue, options);
+}
+
+std::string fixed(double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, std::isfinite(value) ? value + 0.0 : 0.0);
+    return std::isfinite(value) ? text : "-";
+}
+
+void print_tuning_result(std::ostream& out, const correction::TuningResult& result) {
+    out << "venue '" << result.venue_name << "'\n";
+    for (const auto& zone : result.zones) {
+        out << "\nzone '" << zone.zone << "' on " << zone.amplifier << " channel " << zone.channel << ": delay "
+            << fixed(zone.setting.delay_ms, 3) << " ms, gain " << fixed(zone.setting.gain_db, 2) << " dB, "
+            << zone.setting.bands.size() << " band(s)" << (zone.polarity_fault ? ", POLARITY FAULT" : "") << '\n';
+        for (std::size_t i = 0; i < zone.setting.bands.size(); ++i) {
+            const auto& band = zone.setting.bands[i];
+            char line[160];
+            std::snprintf(line, sizeof line, "  band %2zu  %-10s %9.1f Hz %+7.2f dB  Q %.3f\n", i + 1,
+                          std::string(analysis::to_string(band.type)).c_str(), band.freq_hz, band.gain_db + 0.0, band.q);
+            out << line;
+        }
+        out << "  residual in band (dB)         RMS before  RMS after  max before  max after\n";
+        char line[200];
+        std::snprintf(line, sizeof line, "  %-28s %10s %10s %11s %10s\n", "zone average (correctable)",
+                      fixed(zone.residual.rms_before_db, 2).c_str(), fixed(zone.residual.rms_after_db, 2).c_str(),
+                      fixed(zone.residual.max_before_db, 2).c_str(), fixed(zone.residual.max_after_db, 2).c_str());
+        out << line;
+        for (const auto& mic : zone.mics) {
+            std::snprintf(line, sizeof line, "  %-28s %10s %10s %11s %10s\n", ("mic " + mic.mic).c_str(),
+                          fixed(mic.residual.rms_before_db, 2).c_str(), fixed(mic.residual.rms_after_db, 2).c_str(),
+                          fixed(mic.residual.max_before_db, 2).c_str(), fixed(mic.residual.max_after_db, 2).c_str());
+            out << line;
+        }
+        for (const auto& [mic, reason] : zone.rejected_mics) {
+            out << "  mic " << mic << " left out: " << reason << '\n';
+        }
+        for (const auto& note : zone.notes) {
+            out << "  note: " << note << '\n';
+        }
+    }
+    for (const auto& note : result.notes) {
+        out << "note: " << note << '\n';
+    }
+}
+
+std::string json_text(const nlohmann::json& document) {
+    return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void check_output_path(const std::string& option, const std::string& path) {
+    if (path.empty()) {
+        return;
+    }
+    const std::filesystem::path file(path);
+    const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    std::error_code error;
+    if (!std::filesystem::is_directory(folder, error)) {
+        throw Error(option + " '" + path + "': the folder '" + folder.string() + "' does not exist; create it first",
+                    ErrorKind::configuration);
+    }
+    if (std::filesystem::is_directory(file, error)) {
+        throw Error(option + " '" + path + "' is a folder; give a file name", ErrorKind::configuration);
+    }
+}
+
+}  // namespace linetune::cli

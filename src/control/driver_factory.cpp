@@ -1,0 +1,27 @@
+#include "linetune/control/driver_factory.hpp"
+
+#include "linetune/control/osc/osc_control_settings.hpp"
+#include "linetune/control/osc/osc_driver.hpp"
+#include "linetune/core/error.hpp"
+
+namespace linetune::control {
+
+std::unique_ptr<DeviceDriver> make_device_driver(const Amplifier& amplifier, const DriverSettings& settings) {
+    if (amplifier.host.empty()) {
+        throw Error("amplifier '" + amplifier.name +
+                        "' has no \"host\" and \"port\" in the venue file; add its control address to push to it",
+                    ErrorKind::configuration);
+    }
+    if (!uses_osc(amplifier.profile)) {
+        throw Error("amplifier '" + amplifier.name + "': profile '" + amplifier.profile_name +
+                        "' names no control protocol linetune speaks (its \"control\" object needs \"protocol\": "
+                        "\"osc\"); enter the settings by hand from 'linetune tune --csv'",
+                    ErrorKind::configuration);
+    }
+    OscDriverOptions options;
+    options.reply_timeout = settings.reply_timeout;
+    options.retries = settings.retries;
+    return std::make_unique<OscUdpDriver>(amplifier, options);
+}
+
+}  // namespace linetune::control

@@ -1,0 +1,418 @@
+#include "linetune/control/push_transaction.hpp"
+
+#include "linetune/control/parameter_steps.hpp"
+#include "linetune/control/push_journal.hpp"
+#include "linetune/control/push_safety.hpp"
+#include "linetune/core/error.hpp"
+
+#include <array>
+#include <thread>
+#include <utility>
+
+namespace linetune::control {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::array write_phases{WritePhase::reduce, WritePhase::change, WritePhase::raise};
+
+const Amplifier& amplifier_named(const Venue& venue, const std::string& name) {
+    for (const auto& amplifier : venue.amplifiers) {
+        if (amplifier.name == name) {
+            return amplifier;
+        }
+    }
+    throw Error("amplifier '" + name + "' is not in venue '" + venue.name + "'", ErrorKind::configuration);
+}
+
+double number_from(const ParameterValue& value, DeviceDriver& driver, const ParameterId& id) {
+    if (const double* number = std::get_if<double>(&value)) {
+        return *number;
+    }
+    throw Error(driver.description() + ": " + describe(id) + " was reported as '" + describe(value) +
+                    "', not a number; check that the profile matches the device",
+                ErrorKind::device);
+}
+
+bool flag_from(const ParameterValue& value, DeviceDriver& driver, const ParameterId& id) {
+    if (const bool* flag = std::get_if<bool>(&value)) {
+        return *flag;
+    }
+    throw Error(driver.description() + ": " + describe(id) + " was reported as '" + describe(value) +
+                    "', not true or false; check that the profile matches the device",
+                ErrorKind::device);
+}
+
+FilterKind kind_from(const ParameterValue& value, DeviceDriver& driver, const ParameterId& id) {
+    if (const FilterKind* kind = std::get_if<FilterKind>(&value)) {
+        return *kind;
+    }
+    throw Error(driver.description() + ": " + describe(id) + " was reported as '" + describe(value) +
+                    "', not a filter type; check that the profile matches the device",
+                ErrorKind::device);
+}
+
+/// Sends one write and, when the device can report values, compares the read-back. Throws Error
+/// (device) for a mismatch.
+void send_write(DeviceDriver& driver, const ParameterWrite& write, const ChannelLimits& limits) {
+    driver.write(write.id, write.value);
+    if (!driver.can_read_back()) {
+        return;
+    }
+    const auto actual = driver.read(write.id);
+    if (!values_match(write.id.kind, write.value, actual, limits)) {
+        throw Error(driver.description() + ": " + describe(write.id) + " read back as " + describe(actual) +
+                        " after sending " + describe(write.value) + " (the device refused or changed the value)",
+                    ErrorKind::device);
+    }
+}
+
+/// The parameters of a channel whose read-back differs from the expected state, for messages.
+std::string differences(const ChannelState& expected, const ChannelState& actual, std::size_t channel,
+                        const ChannelLimits& limits) {
+    AmplifierState expected_amp;
+    AmplifierState actual_amp;
+    expected_amp.channels.push_back(expected);
+    actual_amp.channels.push_back(actual);
+    std::string text;
+    for (auto id : all_parameters(expected_amp)) {
+        const auto want = get_parameter(expected_amp, id);
+        const auto have = get_parameter(actual_amp, id);
+        if (!values_match(id.kind, want, have, limits)) {
+            id.channel = channel;
+            text += (text.empty() ? "" : ", ") + describe(id) + " is " + describe(have) + " instead of " + describe(want);
+        }
+    }
+    return text;
+}
+
+/// Merges the writes of several channels of one device by phase, keeping each channel's order.
+std::vector<ParameterWrite> merge_by_phase(const std::vector<ChannelWritePlan>& orders) {
+    std::vector<ParameterWrite> writes;
+    for (const WritePhase phase : write_phases) {
+        for (const auto& order : orders) {
+            for (const auto& phased : order.writes) {
+                if (phased.phase == phase) {
+                    writes.push_back(phased.write);
+                }
+            }
+        }
+    }
+    return writes;
+}
+
+/// Makes one attempt to bring a device back to its snapshot. It reads the current state of each
+/// channel and orders the writes from there to the snapshot (muted throughout when muted_order).
+/// It sends and reads back each write, then reads every channel again and compares it with the
+/// snapshot. Throws Error on any failure.
+void restore_once(DeviceDriver& driver, const DevicePlan& device, const Amplifier& amplifier, bool muted_order) {
+    const auto& limits = amplifier.limits;
+    const double sample_rate_hz = amplifier.profile.sample_rate_hz;
+    std::vector<ChannelWritePlan> orders;
+    for (const auto& channel : device.channels) {
+        const auto current = read_channel_state(driver, channel.channel, channel.snapshot.bands.size());
+        orders.push_back(muted_order
+                             ? order_channel_writes_muted(channel.channel, current, channel.snapshot, sample_rate_hz)
+                             : order_channel_writes(channel.channel, current, channel.snapshot, limits, sample_rate_hz));
+    }
+    for (const auto& write : merge_by_phase(orders)) {
+        send_write(driver, write, limits);
+    }
+    for (const auto& channel : device.channels) {
+        const auto current = read_channel_state(driver, channel.channel, channel.snapshot.bands.size());
+        const auto mismatch = differences(channel.snapshot, current, channel.channel, limits);
+        if (!mismatch.empty()) {
+            throw Error(driver.description() + ": after the restore " + mismatch, ErrorKind::device);
+        }
+    }
+}
+
+/// Restores a device to its snapshot, retrying until options.restore_timeout has passed. Attempts
+/// alternate between the ordinary order and the muted one. So a device that rejects the lowered
+/// gain of the first can still be restored by the second, and one that rejects the mute by the first.
+/// reconnect_first: connect before the first attempt too (recovery starts with a fresh driver).
+DeviceResult restore_device(DeviceDriver& driver, const DevicePlan& device, const Amplifier& amplifier,
+                            const PushOptions& options, bool reconnect_first, DeviceResult result) {
+    for (const auto& channel : device.channels) {
+        if (!channel.snapshot_known) {
+            result.outcome = DeviceOutcome::failed;
+            result.detail += "its values before the push are unknown because the device cannot report them, so they "
+                             "cannot be restored; check channel " + std::to_string(channel.channel) + " (zone '" +
+                             channel.zone + "') by hand";
+            return result;
+        }
+    }
+
+    const auto deadline = Clock::now() + options.restore_timeout;
+    std::string last_error;
+    for (int attempt = 0;; ++attempt) {
+        try {
+            if (attempt > 0 || reconnect_first) {
+                driver.connect();
+            }
+            restore_once(driver, device, amplifier, attempt % 2 == 1);
+            result.outcome = DeviceOutcome::restored;
+            if (attempt > 0) {
+                result.detail += (result.detail.empty() ? "" : "; ") + std::string("restored after ") +
+                                 std::to_string(attempt + 1) + " attempts";
+            }
+            return result;
+        } catch (const Error& error) {
+            last_error = error.what();
+        }
+        if (Clock::now() + options.retry_interval >= deadline) {
+            break;
+        }
+        std::this_thread::sleep_for(options.retry_interval);
+    }
+    result.outcome = DeviceOutcome::failed;
+    result.detail += (result.detail.empty() ? "" : "; ") + std::string("restore failed for ") +
+                     std::to_string(options.restore_timeout.count()) + " ms (last error: " + last_error +
+                     "); the channels may hold a mix of old and new values";
+    return result;
+}
+
+/// Removes the journal after a commit or complete restore, or keeps it when a device may still
+/// hold a mix of both states that `push --recover` can restore.
+void settle_journal(PushReport& report, const PushPlan& plan) {
+    bool recoverable_failure = false;
+    for (std::size_t d = 0; d < report.devices.size(); ++d) {
+        if (report.devices[d].outcome != DeviceOutcome::failed) {
+            continue;
+        }
+        for (const auto& channel : plan.devices[d].channels) {
+            recoverable_failure = recoverable_failure || channel.snapshot_known;
+        }
+    }
+    report.journal_kept = recoverable_failure;
+    if (!report.journal_kept) {
+        remove_push_journal(report.journal);
+    }
+}
+
+bool stop_requested(const PushOptions& options) {
+    return options.stop_request != nullptr && options.stop_request->load();
+}
+
+}  // namespace
+
+std::string_view to_string(DeviceOutcome outcome) {
+    switch (outcome) {
+    case DeviceOutcome::verified: return "verified";
+    case DeviceOutcome::unverified: return "unverified";
+    case DeviceOutcome::unchanged: return "unchanged";
+    case DeviceOutcome::restored: return "restored";
+    case DeviceOutcome::failed: return "FAILED";
+    }
+    return "FAILED";
+}
+
+bool PushReport::succeeded() const {
+    if (!failure.empty()) {
+        return false;
+    }
+    for (const auto& device : devices) {
+        if (device.outcome != DeviceOutcome::verified && device.outcome != DeviceOutcome::unverified &&
+            device.outcome != DeviceOutcome::unchanged) {
+            return false;
+        }
+    }
+    return true;
+}
+
+ChannelState read_channel_state(DeviceDriver& driver, std::size_t channel, std::size_t band_count) {
+    const auto read_number = [&](ParameterKind kind, std::size_t band) {
+        const ParameterId id{channel, kind, band};
+        return number_from(driver.read(id), driver, id);
+    };
+    const auto read_flag = [&](ParameterKind kind, std::size_t band) {
+        const ParameterId id{channel, kind, band};
+        return flag_from(driver.read(id), driver, id);
+    };
+
+    ChannelState state;
+    state.gain_db = read_number(ParameterKind::gain_db, 0);
+    state.delay_ms = read_number(ParameterKind::delay_ms, 0);
+    state.mute = read_flag(ParameterKind::mute, 0);
+    state.polarity_inverted = read_flag(ParameterKind::polarity_inverted, 0);
+    for (std::size_t b = 1; b <= band_count; ++b) {
+        EqBandState band;
+        band.enabled = read_flag(ParameterKind::band_enabled, b);
+        const ParameterId type_id{channel, ParameterKind::band_type, b};
+        band.type = kind_from(driver.read(type_id), driver, type_id);
+        band.freq_hz = read_number(ParameterKind::band_freq_hz, b);
+        band.gain_db = read_number(ParameterKind::band_gain_db, b);
+        band.q = read_number(ParameterKind::band_q, b);
+        state.bands.push_back(band);
+    }
+    return state;
+}
+
+PreparedPush prepare_push(const Venue& venue, const std::map<std::string, ZoneTarget>& targets,
+                          const DriverFactory& make_driver, const PushOptions& options) {
+    if (const auto violations = check_target_limits(venue, targets); !violations.empty()) {
+        throw safety_error(venue.name, violations);
+    }
+
+    PreparedPush push;
+    push.plan.venue_name = venue.name;
+    push.plan.venue_file = venue.file;
+    for (const auto& amplifier : venue.amplifiers) {
+        std::vector<const Zone*> zones;
+        for (const auto& zone : venue.zones) {
+            if (zone.amplifier == amplifier.name && targets.count(zone.name) != 0) {
+                zones.push_back(&zone);
+            }
+        }
+        if (zones.empty()) {
+            continue;
+        }
+
+        auto driver = make_driver(amplifier);
+        driver->connect();
+        DevicePlan device{amplifier.name, driver->description(), {}};
+        const bool readable = driver->can_read_back();
+        for (const Zone* zone : zones) {
+            ChannelPlan channel;
+            channel.zone = zone->name;
+            channel.channel = zone->channel;
+            channel.snapshot_known = readable;
+            const auto unknown = neutral_amplifier_state(1, owned_band_count(amplifier)).channels.front();
+            channel.snapshot = readable ? read_channel_state(*driver, zone->channel, owned_band_count(amplifier)) : unknown;
+            channel.target = target_channel_state(channel.snapshot, targets.at(zone->name), amplifier.limits);
+            if (!readable) {
+                channel.snapshot = channel.target;
+            }
+            device.channels.push_back(std::move(channel));
+        }
+        push.plan.devices.push_back(std::move(device));
+        push.amplifiers.push_back(amplifier);
+        push.drivers.push_back(std::move(driver));
+    }
+
+    if (const auto violations = check_change_limits(venue, push.plan, targets, options.allow_polarity_change); !violations.empty()) {
+        throw safety_error(venue.name, violations);
+    }
+
+    for (std::size_t d = 0; d < push.plan.devices.size(); ++d) {
+        const auto& amplifier = push.amplifiers[d];
+        std::vector<ChannelWritePlan> orders;
+        for (const auto& channel : push.plan.devices[d].channels) {
+            const auto& zone_target = targets.at(channel.zone);
+            orders.push_back(channel.snapshot_known
+                                 ? order_channel_writes(channel.channel, channel.snapshot, channel.target, amplifier.limits,
+                                                        amplifier.profile.sample_rate_hz)
+                                 : order_writes_without_readback(channel.channel, channel.target, amplifier.limits,
+                                                                 zone_target.polarity_inverted.has_value()));
+        }
+        push.orders.push_back(std::move(orders));
+    }
+    for (const WritePhase phase : write_phases) {
+        for (std::size_t d = 0; d < push.orders.size(); ++d) {
+            for (const auto& order : push.orders[d]) {
+                for (const auto& phased : order.writes) {
+                    if (phased.phase == phase) {
+                        push.writes.push_back({d, phase, phased.write});
+                    }
+                }
+            }
+        }
+    }
+    return push;
+}
+
+PushReport execute_push(PreparedPush& push, const std::filesystem::path& journal_path, const PushOptions& options) {
+    std::error_code error;
+    if (std::filesystem::exists(journal_path, error)) {
+        throw Error("push journal '" + journal_path.string() +
+                        "' exists: an earlier push was interrupted and its amplifiers may hold a mix of old and new "
+                        "values. Run 'linetune push --recover --venue VENUE --journal " + journal_path.string() +
+                        "' first; nothing was sent",
+                    ErrorKind::configuration);
+    }
+
+    PushReport report;
+    report.venue_name = push.plan.venue_name;
+    report.journal = journal_path;
+    for (const auto& device : push.plan.devices) {
+        report.devices.push_back({device.amplifier, device.device, DeviceOutcome::unchanged, 0, {}});
+    }
+    write_push_journal(journal_path, push.plan);
+
+    for (const auto& planned : push.writes) {
+        if (stop_requested(options)) {
+            report.failure = "stopped on request before " + describe(planned.write.id) + " of " +
+                             push.plan.devices[planned.device].device;
+            break;
+        }
+        auto& result = report.devices[planned.device];
+        ++result.writes_sent;
+        try {
+            send_write(*push.drivers[planned.device], planned.write, push.amplifiers[planned.device].limits);
+        } catch (const Error& failure) {
+            report.failure = failure.what();
+            break;
+        }
+    }
+
+    if (report.failure.empty()) {
+        for (std::size_t d = 0; d < report.devices.size(); ++d) {
+            auto& result = report.devices[d];
+            if (!push.drivers[d]->can_read_back()) {
+                result.outcome = DeviceOutcome::unverified;
+                result.detail = "the device cannot report its values, so the writes were not read back";
+            } else {
+                result.outcome = DeviceOutcome::verified;
+            }
+        }
+        settle_journal(report, push.plan);
+        return report;
+    }
+
+    for (std::size_t d = 0; d < report.devices.size(); ++d) {
+        auto& result = report.devices[d];
+        if (result.writes_sent == 0) {
+            continue;
+        }
+        result = restore_device(*push.drivers[d], push.plan.devices[d], push.amplifiers[d], options, false, result);
+    }
+    settle_journal(report, push.plan);
+    return report;
+}
+
+PushReport recover_push(const Venue& venue, const std::filesystem::path& journal_path, const DriverFactory& make_driver,
+                        const PushOptions& options) {
+    const PushPlan plan = read_push_journal(journal_path);
+    if (plan.venue_name != venue.name) {
+        throw Error("push journal '" + journal_path.string() + "' was written for venue '" + plan.venue_name + "', not '" +
+                        venue.name + "'; give the venue file of that push (it was '" + plan.venue_file.string() + "')",
+                    ErrorKind::configuration);
+    }
+
+    // Every device is made and checked before any is written to.
+    std::vector<Amplifier> amplifiers;
+    std::vector<std::unique_ptr<DeviceDriver>> drivers;
+    for (const auto& device : plan.devices) {
+        amplifiers.push_back(amplifier_named(venue, device.amplifier));
+        drivers.push_back(make_driver(amplifiers.back()));
+        if (drivers.back()->description() != device.device) {
+            throw Error("push journal '" + journal_path.string() + "': amplifier '" + device.amplifier + "' was " +
+                            device.device + " during the push but the venue now gives " + drivers.back()->description() +
+                            "; restore the venue file's address of that push",
+                        ErrorKind::configuration);
+        }
+    }
+
+    PushReport report;
+    report.venue_name = plan.venue_name;
+    report.recovery = true;
+    report.journal = journal_path;
+    for (std::size_t d = 0; d < plan.devices.size(); ++d) {
+        DeviceResult result{plan.devices[d].amplifier, plan.devices[d].device, DeviceOutcome::unchanged, 0, {}};
+        report.devices.push_back(restore_device(*drivers[d], plan.devices[d], amplifiers[d], options, true, result));
+    }
+    settle_journal(report, plan);
+    return report;
+}
+
+}  // namespace linetune::control
