@@ -122,7 +122,10 @@ void check_delay(const ZoneChecker& check, double delay_ms, const Venue& venue, 
     }
     const double speed_m_per_s = speed_of_sound_m_per_s(venue.temperature_c);
     const double travel_ms = 1000.0 * venue.max_distance_m / speed_m_per_s;
-    const double limit_ms = travel_ms + venue.safety.delay_margin_ms;
+    // The tuning bounds a delay by the travel time plus the profile's latency (it compensates
+    // amplifiers of different latency), so the push allows the same plus the margin.
+    const double latency_ms = amplifier.profile.latency_ms;
+    const double limit_ms = travel_ms + latency_ms + venue.safety.delay_margin_ms;
     if (delay_ms < 0.0) {
         check.add("delay_ms", quantity(delay_ms, "ms"), "below 0 ms", "fix the corrections file or tune again");
     }
@@ -130,7 +133,8 @@ void check_delay(const ZoneChecker& check, double delay_ms, const Venue& venue, 
         check.add("delay_ms", quantity(delay_ms, "ms"),
                   "above the limit " + format_fixed(limit_ms, 2) + " ms (max_distance_m " +
                       format_significant(venue.max_distance_m) + " m / c " + format_fixed(speed_m_per_s, 1) + " m/s = " +
-                      format_fixed(travel_ms, 2) + " ms, plus safety.delay_margin_ms " +
+                      format_fixed(travel_ms, 2) + " ms, plus the profile's latency " + format_significant(latency_ms) +
+                      " ms and safety.delay_margin_ms " +
                       format_significant(venue.safety.delay_margin_ms) + " ms)",
                   "check the zone's arrival time (a reflection or a wrapped impulse response gives such delays), or "
                   "raise max_distance_m or safety.delay_margin_ms in the venue file");

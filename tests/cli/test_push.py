@@ -251,7 +251,7 @@ class PushTest(unittest.TestCase):
         self.assertIn("zone 'left': band 1 gain_db +8 dB is above the limit +6 dB per band (safety.max_band_boost_db)",
                       err)
         self.assertIn("zone 'left': EQ sum at 1000 Hz +8 dB", err)
-        self.assertIn("zone 'right': delay_ms 200 ms is above the limit 121.55 ms", err)
+        self.assertIn("zone 'right': delay_ms 200 ms is above the limit 122.55 ms", err)
         self.assertEqual(amp.state(), before)
         self.assertFalse(os.path.exists(os.path.join(folder, "push-journal.json")))
 
@@ -337,6 +337,33 @@ class PushTest(unittest.TestCase):
         after = amp.state()
         assert_channels_equal(self, snapshot, after[:2], "recovered channels against the journal's snapshot")
         assert_channels_equal(self, before, after, "recovered amplifier against the state before the push")
+        self.assertFalse(os.path.exists(journal))
+
+    def test_interrupt_restores_snapshot(self):
+        # SIGINT (Ctrl-C) during the writes stops the push, which restores the snapshot itself.
+        folder, amp, venue_path, corrections_path = self.start_amp("interrupted", "--slow-ms", "40")
+        journal = os.path.join(folder, "push-journal.json")
+        before = amp.state()
+
+        push = subprocess.Popen([linetune_exe(), "push", corrections_path, "--venue", venue_path, "--yes"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + STAGE_TIMEOUT_S
+            while not (os.path.exists(journal) and amp.state() != before):
+                self.assertIsNone(push.poll(), "the push ended before it could be interrupted")
+                self.assertLess(time.monotonic(), deadline, "no change reached the amplifier in time")
+                time.sleep(0.01)
+            push.send_signal(signal.SIGINT)
+            out, err = push.communicate(timeout=STAGE_TIMEOUT_S)
+        finally:
+            if push.poll() is None:
+                os.kill(push.pid, signal.SIGKILL)
+                push.wait(timeout=10)
+
+        self.assertEqual(push.returncode, 3, err)
+        self.assertIn("stopped on request", out)
+        self.assertIn(": restored", out)
+        assert_channels_equal(self, before, amp.state(), "after the interrupted push")
         self.assertFalse(os.path.exists(journal))
 
     def test_recover_without_journal_fails(self):

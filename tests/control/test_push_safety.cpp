@@ -47,15 +47,15 @@ std::string rejection(const Venue& venue, test::MemoryRig& rig, const std::map<s
 
 TEST_SUITE("push safety limits") {
     TEST_CASE("each limit rejects before sending") {
-        // The memory venue: 40 m at 20 °C (c = 343.2 m/s, 116.55 ms) plus the default 5 ms margin
-        // gives a delay limit of 121.55 ms; the snapshot gain is 0 dB.
+        // The memory venue: 40 m at 20 °C (c = 343.2 m/s, 116.55 ms) plus the profile's 1 ms latency
+        // and the default 5 ms margin gives a delay limit of 122.55 ms; the snapshot gain is 0 dB.
         const std::vector<RejectedCase> cases{
             {"gain increase", zone_target(3.5, 0.0), {"gain_db +3.5 dB", "+3.5 dB above the current +0 dB", "limit +3 dB", "safety.max_gain_increase_db"}},
             {"band boost", zone_target(0.0, 0.0, {peaking(1000.0, 6.5, 2.0)}), {"band 1 gain_db +6.5 dB", "limit +6 dB per band", "safety.max_band_boost_db"}},
             {"summed boost",
              zone_target(0.0, 0.0, {peaking(1000.0, 4.0, 1.0), peaking(1100.0, 4.0, 1.0)}),
              {"EQ sum at", "above the limit +6 dB summed over the bands", "safety.max_total_boost_db"}},
-            {"delay beyond distance", zone_target(0.0, 130.0), {"delay_ms 130 ms", "limit 121.55 ms", "max_distance_m 40 m", "safety.delay_margin_ms 5 ms"}},
+            {"delay beyond distance", zone_target(0.0, 130.0), {"delay_ms 130 ms", "limit 122.55 ms", "max_distance_m 40 m", "latency 1 ms", "safety.delay_margin_ms 5 ms"}},
             {"negative delay", zone_target(0.0, -1.0), {"delay_ms -1 ms is below 0 ms"}},
             {"polarity without flag", with_polarity(zone_target(0.0, 0.0), true), {"polarity_inverted true", "--allow-polarity-change"}},
             {"gain above the amplifier", zone_target(13.0, 0.0), {"gain_db +13 dB", "gain range -40 dB to +12 dB of amplifier 'amp-1'"}},

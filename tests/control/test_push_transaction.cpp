@@ -153,6 +153,7 @@ TEST_SUITE("push transaction") {
             total_writes = push.writes.size();
         }
         REQUIRE(total_writes > 10);
+        MESSAGE("failing each of the " << total_writes << " writes in turn, with and without the value applied");
 
         for (std::size_t failing = 1; failing <= total_writes; ++failing) {
             for (const bool applied : {false, true}) {

@@ -25,10 +25,11 @@
 namespace linetune {
 namespace {
 
-// Driver timeouts for loopback: a round trip takes well under 1 ms, so 10 ms with one resend is
-// still far above it on a loaded machine, and a fault costs 20 ms per attempt.
-constexpr std::chrono::milliseconds reply_timeout{10};
-constexpr std::size_t reply_retries = 1;
+// Driver timeouts for loopback: a round trip takes well under 1 ms, but on a loaded 2-core CI
+// machine a thread may wait tens of ms for the processor (10 ms timeouts failed there), so 50 ms
+// with two resends; a fault then costs 150 ms.
+constexpr std::chrono::milliseconds reply_timeout{50};
+constexpr std::size_t reply_retries = 2;
 constexpr std::size_t owned_bands = 4;  // the venue narrows the profile's 10 bands to keep each push short
 
 enum class Interruption { drop, refuse, stop, slow };
@@ -230,7 +231,8 @@ TEST_SUITE("push to the virtual amplifier") {
                         }
                         if (write_number == slow_at_write) {
                             control::VirtualAmplifierFaults faults;
-                            faults.reply_delay = 3 * reply_timeout;
+                            // Later than every attempt of the driver together, so the write times out.
+                            faults.reply_delay = static_cast<int>(reply_retries + 2) * reply_timeout;
                             amplifier.set_faults(faults);
                             slow_operations_left = 6;
                         }
