@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Benchmark of the whole simulated job (`linetune run --simulate --yes`): prints the wall time of
-the run without its set-up, the sound time the sweeps would take in a real room, and the compute
-time per step, each against the targets of issue 4 (whole run under 2 minutes on 2 cores, compute
-for the built-in rig under 5 s). Exits 1 when a target is missed."""
+"""Times the whole simulated job (`linetune run --simulate --yes`).
+
+Prints the wall time of the run without its set-up, the sound time the sweeps would take in a real
+room, and the compute time per step. Targets: the whole run under 2 minutes on 2 cores, compute for
+the built-in rig under 5 s. Exits 1 when a target is missed."""
 
 import json
 import subprocess
@@ -27,7 +28,7 @@ def main():
     times = json.loads(result.stdout)["times"]
     run_s = wall_s - times["setup_s"]
     # Compute of the job itself: analysis of both measurements, tuning and the push with read-back.
-    # Simulating the passes stands in for the sound card and is reported apart.
+    # Simulating the passes replaces the sound card, so it is reported apart.
     compute_s = times["analysis_s"] + times["tuning_s"] + times["push_s"] + times["verify_analysis_s"]
     print(f"whole simulated run without set-up: {run_s:.2f} s (target < {WHOLE_RUN_TARGET_S:.0f} s); "
           f"set-up {times['setup_s']:.2f} s")

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""`linetune run --simulate`: the whole job on the built-in simulated rig and virtual amplifier.
+"""Tests of `linetune run --simulate`, the whole job on the built-in simulated rig and virtual amplifier.
 
-The job runs once for the whole file (it takes several seconds); each test checks one promise of
-issue 4 against the session folder and the summary it wrote."""
+The job runs once for the whole file, because it takes several seconds; each test checks one
+promise against the session folder and the summary it wrote."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import unittest
 
 from cli_support import main, run_linetune
 
-# Acceptance of issue 4: the spatially averaged residual at the microphones (1/6 octave,
+# The spatially averaged residual at the microphones (1/6 octave,
 # correctable points of each zone's band) falls by at least half and to at most 1.5 dB RMS.
 MAX_RESIDUAL_AFTER_DB = 1.5
 MIN_REDUCTION = 0.5
@@ -58,7 +58,7 @@ class SimulatedJob(unittest.TestCase):
                 self.assertLessEqual(after, MAX_RESIDUAL_AFTER_DB)
                 self.assertLessEqual(after, MIN_REDUCTION * before)
 
-    def test_audience_probes_not_used_for_fitting_get_no_worse(self):
+    def test_audience_probes_get_no_worse(self):
         self.assertGreater(len(self.summary["probes"]), 0)
         for probe in self.summary["probes"]:
             with self.subTest(probe=probe["probe"], zone=probe["zone"]):
