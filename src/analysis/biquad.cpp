@@ -172,4 +172,19 @@ double band_magnitude_db(const ParametricBand& band, double freq_hz, double samp
     return biquad_magnitude_db(design_biquad(band, sample_rate_hz), freq_hz, sample_rate_hz);
 }
 
+FilterType filter_type_of(FilterKind kind) {
+    switch (kind) {
+    case FilterKind::peaking: return FilterType::peaking;
+    case FilterKind::low_shelf: return FilterType::low_shelf;
+    case FilterKind::high_shelf: return FilterType::high_shelf;
+    case FilterKind::high_pass: return FilterType::high_pass;
+    case FilterKind::low_pass: return FilterType::low_pass;
+    }
+    return FilterType::peaking;
+}
+
+ParametricBand parametric_band_of(const EqBandState& band) {
+    return {filter_type_of(band.type), band.freq_hz, band.gain_db, band.q};
+}
+
 }  // namespace linetune::analysis

@@ -117,8 +117,7 @@ std::map<std::string, correction::ZoneSetting> settings_on_amplifier(const Venue
             setting.delay_ms = state.delay_ms;
             for (const auto& band : state.bands) {
                 if (band.enabled) {
-                    setting.bands.push_back(
-                        {*analysis::parse_filter_type(to_string(band.type)), band.freq_hz, band.gain_db, band.q});
+                    setting.bands.push_back(analysis::parametric_band_of(band));
                 }
             }
             applied[zone.name] = setting;

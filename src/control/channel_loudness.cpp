@@ -25,28 +25,13 @@ std::vector<double> loudness_grid_hz(double sample_rate_hz, double points_per_oc
     return grid;
 }
 
-analysis::FilterType filter_type_of(FilterKind kind) {
-    switch (kind) {
-    case FilterKind::peaking: return analysis::FilterType::peaking;
-    case FilterKind::low_shelf: return analysis::FilterType::low_shelf;
-    case FilterKind::high_shelf: return analysis::FilterType::high_shelf;
-    case FilterKind::high_pass: return analysis::FilterType::high_pass;
-    case FilterKind::low_pass: return analysis::FilterType::low_pass;
-    }
-    return analysis::FilterType::peaking;
-}
-
-analysis::ParametricBand parametric_band_of(const EqBandState& band) {
-    return {filter_type_of(band.type), band.freq_hz, band.gain_db, band.q};
-}
-
 std::vector<double> band_magnitude_db(const EqBandState& band, const std::vector<double>& freq_hz,
                                       double sample_rate_hz) {
     std::vector<double> magnitude_db(freq_hz.size(), 0.0);
     if (!band.enabled) {
         return magnitude_db;
     }
-    const auto coefficients = analysis::design_biquad(parametric_band_of(band), sample_rate_hz);
+    const auto coefficients = analysis::design_biquad(analysis::parametric_band_of(band), sample_rate_hz);
     for (std::size_t i = 0; i < freq_hz.size(); ++i) {
         magnitude_db[i] = analysis::biquad_magnitude_db(coefficients, freq_hz[i], sample_rate_hz);
     }

@@ -24,17 +24,6 @@
 namespace linetune::simulation {
 namespace {
 
-analysis::FilterType filter_type_of(FilterKind kind) {
-    switch (kind) {
-    case FilterKind::peaking: return analysis::FilterType::peaking;
-    case FilterKind::low_shelf: return analysis::FilterType::low_shelf;
-    case FilterKind::high_shelf: return analysis::FilterType::high_shelf;
-    case FilterKind::high_pass: return analysis::FilterType::high_pass;
-    case FilterKind::low_pass: return analysis::FilterType::low_pass;
-    }
-    return analysis::FilterType::peaking;
-}
-
 /// Biquads of the enabled bands, each error prefixed with its band number.
 std::vector<analysis::BiquadCoefficients> enabled_biquads(const ChannelState& channel, const DeviceProfile& profile) {
     std::vector<analysis::BiquadCoefficients> biquads;
@@ -43,7 +32,7 @@ std::vector<analysis::BiquadCoefficients> enabled_biquads(const ChannelState& ch
         if (!band.enabled) {
             continue;
         }
-        const analysis::ParametricBand parametric{filter_type_of(band.type), band.freq_hz, band.gain_db, band.q};
+        const analysis::ParametricBand parametric = analysis::parametric_band_of(band);
         try {
             biquads.push_back(analysis::design_biquad(parametric, profile.sample_rate_hz));
         } catch (const Error& error) {

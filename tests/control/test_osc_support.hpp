@@ -94,15 +94,11 @@ private:
     boost::asio::ip::udp::endpoint device_;
 };
 
-/// The messages of a packet in order, bundles flattened.
-inline std::vector<control::OscMessage> messages_of(const control::OscPacket& packet) {
-    if (const auto* message = std::get_if<control::OscMessage>(&packet.content)) {
-        return {*message};
-    }
+/// Copies of the messages of a packet in order, bundles flattened.
+inline std::vector<control::OscMessage> message_copies(const control::OscPacket& packet) {
     std::vector<control::OscMessage> messages;
-    for (const auto& element : std::get<control::OscBundle>(packet.content).elements) {
-        const auto inner = messages_of(element);
-        messages.insert(messages.end(), inner.begin(), inner.end());
+    for (const auto* message : control::messages_of(packet)) {
+        messages.push_back(*message);
     }
     return messages;
 }

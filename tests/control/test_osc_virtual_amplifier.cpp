@@ -10,7 +10,7 @@ namespace {
 
 using namespace linetune;
 using namespace linetune::control;
-using test::messages_of;
+using test::message_copies;
 using test::RawOscClient;
 using test::VirtualAmpFixture;
 
@@ -42,7 +42,7 @@ TEST_CASE("virtual amplifier answers a query with the value held") {
 
     client.send(OscPacket{OscMessage{"/ch/2/eq/3/type", {}}});
 
-    CHECK(messages_of(client.receive_packet()) ==
+    CHECK(message_copies(client.receive_packet()) ==
           std::vector<OscMessage>{{"/ch/2/eq/3/type", {std::string("high_pass")}}});
 }
 
@@ -52,10 +52,10 @@ TEST_CASE("virtual amplifier acknowledges a set with the value held") {
 
     // An int for a float parameter is accepted (liblo senders often infer 'i'); the answer is 'f'.
     client.send(OscPacket{OscMessage{"/ch/1/gain_db", {std::int32_t{-3}}}});
-    CHECK(messages_of(client.receive_packet()) == std::vector<OscMessage>{{"/ch/1/gain_db", {-3.0f}}});
+    CHECK(message_copies(client.receive_packet()) == std::vector<OscMessage>{{"/ch/1/gain_db", {-3.0f}}});
 
     client.send(OscPacket{OscMessage{"/ch/1/mute", {true}}});
-    CHECK(messages_of(client.receive_packet()) == std::vector<OscMessage>{{"/ch/1/mute", {std::int32_t{1}}}});
+    CHECK(message_copies(client.receive_packet()) == std::vector<OscMessage>{{"/ch/1/mute", {std::int32_t{1}}}});
     CHECK(fixture.state.snapshot().channels[0].mute);
 }
 
@@ -64,7 +64,7 @@ TEST_CASE("virtual amplifier refuses a value outside the profile") {
     RawOscClient client(fixture.amplifier.port());
 
     client.send(OscPacket{OscMessage{"/ch/1/eq/1/gain_db", {15.5f}}});
-    const auto replies = messages_of(client.receive_packet());
+    const auto replies = message_copies(client.receive_packet());
 
     REQUIRE(replies.size() == 2);
     CHECK(replies[0] == OscMessage{"/ch/1/eq/1/gain_db", {0.0f}});
@@ -77,7 +77,7 @@ TEST_CASE("virtual amplifier refuses an unknown filter type") {
     RawOscClient client(fixture.amplifier.port());
 
     client.send(OscPacket{OscMessage{"/ch/1/eq/1/type", {std::string("bell")}}});
-    const auto replies = messages_of(client.receive_packet());
+    const auto replies = message_copies(client.receive_packet());
 
     REQUIRE(replies.size() == 2);
     CHECK(replies[0] == OscMessage{"/ch/1/eq/1/type", {std::string("peaking")}});
@@ -89,12 +89,12 @@ TEST_CASE("virtual amplifier refuses wrong argument types") {
     RawOscClient client(fixture.amplifier.port());
 
     client.send(OscPacket{OscMessage{"/ch/1/mute", {std::int32_t{2}}}});
-    auto replies = messages_of(client.receive_packet());
+    auto replies = message_copies(client.receive_packet());
     REQUIRE(replies.size() == 2);
     CHECK(contains(error_text(replies[1]), "takes 0 or 1, not 2"));
 
     client.send(OscPacket{OscMessage{"/ch/1/delay_ms", {std::string("fast")}}});
-    replies = messages_of(client.receive_packet());
+    replies = message_copies(client.receive_packet());
     REQUIRE(replies.size() == 2);
     CHECK(contains(error_text(replies[1]), "takes one number"));
 }
@@ -105,7 +105,7 @@ TEST_CASE("virtual amplifier applies a bundle as a whole") {
 
     client.send(bundle_of({{"/ch/1/eq/1/freq_hz", {250.0f}}, {"/ch/1/eq/1/gain_db", {-4.0f}},
                            {"/ch/1/eq/1/enabled", {std::int32_t{1}}}}));
-    const auto replies = messages_of(client.receive_packet());
+    const auto replies = message_copies(client.receive_packet());
 
     CHECK(replies == std::vector<OscMessage>{{"/ch/1/eq/1/freq_hz", {250.0f}},
                                              {"/ch/1/eq/1/gain_db", {-4.0f}},
@@ -122,7 +122,7 @@ TEST_CASE("virtual amplifier applies no set of a bundle with a refused one") {
     const AmplifierState before = fixture.state.snapshot();
 
     client.send(bundle_of({{"/ch/1/gain_db", {-6.0f}}, {"/ch/1/delay_ms", {5000.0f}}, {"/ch/1/mute", {true}}}));
-    const auto replies = messages_of(client.receive_packet());
+    const auto replies = message_copies(client.receive_packet());
 
     CHECK(fixture.state.snapshot() == before);
     REQUIRE(replies.size() == 5);
@@ -139,7 +139,7 @@ TEST_CASE("virtual amplifier answers malformed packets with an error") {
     const AmplifierState before = fixture.state.snapshot();
 
     client.send(std::vector<std::uint8_t>{'/', 'c', 'h', '/', '1', '/', 'g', 'a'});
-    const auto replies = messages_of(client.receive_packet());
+    const auto replies = message_copies(client.receive_packet());
 
     REQUIRE(replies.size() == 1);
     CHECK(contains(error_text(replies[0]), "malformed OSC packet"));
@@ -160,7 +160,7 @@ TEST_CASE("virtual amplifier answers unknown addresses with an error") {
     for (const auto& [address, reason] : cases) {
         CAPTURE(address);
         client.send(OscPacket{OscMessage{address, {}}});
-        const auto replies = messages_of(client.receive_packet());
+        const auto replies = message_copies(client.receive_packet());
         REQUIRE(replies.size() == 1);
         CHECK(contains(error_text(replies[0]), reason));
     }
@@ -196,11 +196,11 @@ TEST_CASE("virtual amplifier faults can change while it runs") {
     faults.refused_parameters = {"all"};
     fixture.amplifier.set_faults(faults);
     client.send(OscPacket{OscMessage{"/ch/1/polarity_inverted", {std::int32_t{1}}}});
-    CHECK(messages_of(client.receive_packet()).size() == 2);
+    CHECK(message_copies(client.receive_packet()).size() == 2);
 
     fixture.amplifier.set_faults({});
     client.send(OscPacket{OscMessage{"/ch/1/polarity_inverted", {std::int32_t{1}}}});
-    CHECK(messages_of(client.receive_packet()).size() == 1);
+    CHECK(message_copies(client.receive_packet()).size() == 1);
     CHECK(fixture.state.snapshot().channels[0].polarity_inverted);
 }
 

@@ -44,7 +44,7 @@ std::vector<double> magnitude_db(const ChannelState& state, const std::vector<do
         result[i] = state.gain_db;
         for (const auto& band : state.bands) {
             if (band.enabled) {
-                result[i] += analysis::band_magnitude_db(control::parametric_band_of(band), grid[i], sample_rate_hz);
+                result[i] += analysis::band_magnitude_db(analysis::parametric_band_of(band), grid[i], sample_rate_hz);
             }
         }
     }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "linetune/core/amplifier_state.hpp"
+
 #include <complex>
 #include <optional>
 #include <string_view>
@@ -24,6 +26,12 @@ struct ParametricBand {
     double gain_db = 0;
     double q = 0.7071;
 };
+
+/// The filter type of a device's filter kind (the two enums share their names).
+FilterType filter_type_of(FilterKind kind);
+
+/// A band as an amplifier holds it (EqBandState), as the biquad designer takes it.
+ParametricBand parametric_band_of(const EqBandState& band);
 
 /// Biquad coefficients of H(z) = (b0 + b1·z⁻¹ + b2·z⁻²) / (1 + a1·z⁻¹ + a2·z⁻²), a0 normalised to 1.
 struct BiquadCoefficients {

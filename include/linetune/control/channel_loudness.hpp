@@ -11,12 +11,6 @@ namespace linetune::control {
 /// from 10 Hz up to, not including, the Nyquist frequency of the DSP.
 std::vector<double> loudness_grid_hz(double sample_rate_hz, double points_per_octave = 24.0);
 
-/// The analysis layer's filter type of a device filter kind (the two enums share their names).
-analysis::FilterType filter_type_of(FilterKind kind);
-
-/// A device band as the biquad designer takes it.
-analysis::ParametricBand parametric_band_of(const EqBandState& band);
-
 /// Magnitude in dB of one band at each frequency: 0 dB when the band is disabled.
 std::vector<double> band_magnitude_db(const EqBandState& band, const std::vector<double>& freq_hz,
                                       double sample_rate_hz);

@@ -23,17 +23,6 @@ namespace {
 
 constexpr std::string_view error_address = "/error";
 
-/// The messages of a packet in order, bundles flattened.
-void collect_messages(const OscPacket& packet, std::vector<const OscMessage*>& messages) {
-    if (const auto* message = std::get_if<OscMessage>(&packet.content)) {
-        messages.push_back(message);
-        return;
-    }
-    for (const auto& element : std::get<OscBundle>(packet.content).elements) {
-        collect_messages(element, messages);
-    }
-}
-
 std::string error_reason(const OscMessage& message) {
     if (message.arguments.size() == 1) {
         if (const auto* text = std::get_if<std::string>(&message.arguments.front())) {
@@ -233,8 +222,7 @@ std::optional<OscDriver::Reply> OscDriver::await_reply(const std::string& addres
             log(std::string("ignored a reply: ") + error.what());
             continue;
         }
-        std::vector<const OscMessage*> messages;
-        collect_messages(packet, messages);
+        const std::vector<const OscMessage*> messages = messages_of(packet);
 
         Reply reply;
         for (const OscMessage* message : messages) {

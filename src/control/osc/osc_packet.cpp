@@ -448,4 +448,24 @@ std::string describe(const OscMessage& message) {
     return text;
 }
 
+namespace {
+
+void collect_messages(const OscPacket& packet, std::vector<const OscMessage*>& messages) {
+    if (const auto* message = std::get_if<OscMessage>(&packet.content)) {
+        messages.push_back(message);
+        return;
+    }
+    for (const auto& element : std::get<OscBundle>(packet.content).elements) {
+        collect_messages(element, messages);
+    }
+}
+
+}  // namespace
+
+std::vector<const OscMessage*> messages_of(const OscPacket& packet) {
+    std::vector<const OscMessage*> messages;
+    collect_messages(packet, messages);
+    return messages;
+}
+
 }  // namespace linetune::control

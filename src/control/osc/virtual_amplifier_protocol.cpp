@@ -14,16 +14,6 @@ constexpr std::string_view error_address = "/error";
 // Largest UDP payload over IPv4; a reply that would not fit one datagram is replaced by an error.
 constexpr std::size_t max_reply_bytes = 65507;
 
-void collect_messages(const OscPacket& packet, std::vector<const OscMessage*>& messages) {
-    if (const auto* message = std::get_if<OscMessage>(&packet.content)) {
-        messages.push_back(message);
-        return;
-    }
-    for (const auto& element : std::get<OscBundle>(packet.content).elements) {
-        collect_messages(element, messages);
-    }
-}
-
 std::vector<std::uint8_t> encode_error(const std::string& reason) {
     return encode_osc_message(OscMessage{std::string(error_address), {reason}});
 }
@@ -96,8 +86,7 @@ VirtualAmplifierProtocol::Outcome VirtualAmplifierProtocol::handle(std::span<con
         outcome.reply = encode_error(error.what());
         return outcome;
     }
-    std::vector<const OscMessage*> messages;
-    collect_messages(packet, messages);
+    const std::vector<const OscMessage*> messages = messages_of(packet);
 
     const AmplifierState original = state_.snapshot();
     AmplifierState working = original;

@@ -128,6 +128,9 @@ std::vector<std::uint8_t> encode_osc_packet(const OscPacket& packet);
 /// the packet size.
 OscPacket decode_osc_packet(std::span<const std::uint8_t> bytes, const OscDecodeLimits& limits = {});
 
+/// The messages of a packet in order, nested bundles flattened (pointers into the packet).
+std::vector<const OscMessage*> messages_of(const OscPacket& packet);
+
 /// The message as text for logs and error messages: "/ch/1/gain_db ,f -3".
 std::string describe(const OscMessage& message);
 
