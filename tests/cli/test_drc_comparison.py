@@ -308,7 +308,11 @@ class HeldOutAgainstDrc(unittest.TestCase):
     # the other positions share. A correction fitted on three of the others therefore makes it
     # 0.4 to 0.8 dB worse than no correction in the 4 splits that hold it out, and DRC also makes it
     # worse, by less. The fit positions agree there, so shrinking where positions disagree does not
-    # help. unittest reports an unexpected success once this holds.
+    # help. Correcting only what the fit positions' direct sound (15-cycle frequency-dependent
+    # window) and their steady-state response share keeps omni-7-4 within 0.1 dB of no correction.
+    # But it raises the held-out median to 2.32 dB, above DRC's 2.25 dB. It also leaves the
+    # five-position warehouse average at 1.83 dB RMS, above the 1.0 dB that tuning must reach.
+    # unittest reports an unexpected success once this holds.
     @unittest.expectedFailure
     def test_linetune_never_worse_than_none(self):
         for row in self.rows:
