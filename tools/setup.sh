@@ -18,6 +18,8 @@ packages=(
     drc
     # amplifier control: Boost.Asio (OSC over UDP); tests: liblo's oscsend and oscdump
     libboost-dev liblo-tools
+    # audio interfaces: PortAudio (measure, interfaces); tests: the JACK server and the virtual venue
+    portaudio19-dev jackd2 libjack-jackd2-dev
 )
 
 run_as_root() {
@@ -40,6 +42,8 @@ done
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
+    # jackd2 asks whether to raise real-time limits; the tests run jackd --no-realtime, so no.
+    echo "jackd2 jackd/tweak-rt-limits boolean false" | run_as_root debconf-set-selections
     run_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

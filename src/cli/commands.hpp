@@ -35,4 +35,10 @@ Command add_push_command(CLI::App& app);
 /// Registers `run`: the main job (today: --dry-run on stored measurements).
 Command add_run_command(CLI::App& app);
 
+/// Registers `interfaces`: PortAudio host APIs and devices with channel counts and sample rates.
+Command add_interfaces_command(CLI::App& app);
+
+/// Registers `measure`: per-zone sweeps through a PortAudio interface into a session folder.
+Command add_measure_command(CLI::App& app);
+
 }  // namespace linetune::cli

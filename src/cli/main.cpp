@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
         linetune::cli::add_tune_command(app),
         linetune::cli::add_push_command(app),
         linetune::cli::add_run_command(app),
+        linetune::cli::add_interfaces_command(app),
+        linetune::cli::add_measure_command(app),
     };
 
     try {

@@ -1,0 +1,500 @@
+// virtual_venue: a JACK client that models the rig and room between an audio interface's
+// outputs and its inputs, so that `linetune measure` can be tested end to end through a real
+// audio server and PortAudio. It takes the interface's outputs from PortAudio's JACK ports
+// (linetune:out_K) and convolves each zone's output with the built-in rig's transfer function to
+// every microphone. The loopback output goes straight to the loopback input, and the sums feed
+// PortAudio's input ports (linetune:in_K). A latency that the software is not told
+// about (whole and fractional samples), a weak non-linearity and noise are added on the way.
+// It prints "ready" once its ports are active on the server; it rewires PortAudio's ports from
+// system: to itself whenever they appear, so several runs of linetune can follow one another.
+
+#include "linetune/analysis/fft.hpp"
+#include "linetune/core/error.hpp"
+#include "linetune/core/signal.hpp"
+#include "linetune/io/device_profile_file.hpp"
+#include "linetune/io/text_file_writer.hpp"
+#include "linetune/io/venue_file.hpp"
+#include "linetune/io/wav_writer.hpp"
+#include "linetune/simulation/builtin_rig.hpp"
+#include "linetune/simulation/transfer_functions.hpp"
+
+#include <CLI/CLI.hpp>
+#include <jack/jack.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <complex>
+#include <csignal>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <numbers>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace linetune;
+namespace fs = std::filesystem;
+
+struct Arguments {
+    std::string venue_path;
+    std::string server_name;
+    std::string client_name = "virtual-venue";
+    std::string interface_client = "linetune";
+    std::size_t channels = 8;
+    double latency_samples = 100.37;
+    double noise_dbfs = -90.0;
+    double harmonic2_db = -50.0;
+    double harmonic3_db = -56.0;
+    double room_tail_s = 0.25;
+    std::string ground_truth_dir;
+    bool print_builtin_venue = false;
+};
+
+// Half the length of the fractional-delay kernel in samples. A Blackman-windowed sinc of 64
+// taps is flat within 0.01 dB up to about 20 kHz at 48 kHz (its transition band is about
+// 5.5·fs/64 wide, centred on Nyquist) and its stop-band leakage is near −74 dB.
+constexpr std::size_t latency_kernel_half_length = 32;
+
+/// Windowed-sinc fractional delay: h[n] = sinc(n − D)·w(n − D) for |n − D| < half length, with
+/// the Blackman window w(x) = 0.42 + 0.5·cos(2πx/K) + 0.08·cos(4πx/K), K = 2·half length. The
+/// kernel is normalised to unit DC gain, so the delayed path keeps its level.
+std::vector<float> fractional_delay_kernel(double delay_samples) {
+    const double width = 2.0 * latency_kernel_half_length;
+    const auto length = static_cast<std::size_t>(std::ceil(delay_samples + latency_kernel_half_length)) + 1;
+    std::vector<double> taps(length, 0.0);
+    double sum = 0.0;
+    for (std::size_t n = 0; n < length; ++n) {
+        const double x = static_cast<double>(n) - delay_samples;
+        if (std::fabs(x) >= latency_kernel_half_length) {
+            continue;
+        }
+        const double sinc = x == 0.0 ? 1.0 : std::sin(std::numbers::pi * x) / (std::numbers::pi * x);
+        const double window =
+            0.42 + 0.5 * std::cos(2.0 * std::numbers::pi * x / width) + 0.08 * std::cos(4.0 * std::numbers::pi * x / width);
+        taps[n] = sinc * window;
+        sum += taps[n];
+    }
+    std::vector<float> kernel(length);
+    for (std::size_t n = 0; n < length; ++n) {
+        kernel[n] = static_cast<float>(taps[n] / sum);
+    }
+    return kernel;
+}
+
+std::vector<float> convolve(std::span<const float> a, std::span<const float> b) {
+    std::vector<double> sum(a.size() + b.size() - 1, 0.0);
+    for (std::size_t j = 0; j < b.size(); ++j) {
+        if (b[j] == 0.0f) {
+            continue;
+        }
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            sum[i + j] += static_cast<double>(a[i]) * b[j];
+        }
+    }
+    return {sum.begin(), sum.end()};
+}
+
+/// One FIR split into partitions of B samples, each held as the spectrum of a 2B-point FFT
+/// (uniformly partitioned overlap-save convolution).
+struct PartitionedFilter {
+    std::size_t source = 0;  ///< index of the input port (interface output) it filters
+    std::vector<std::vector<std::complex<float>>> partitions;
+};
+
+/// The signals that feed one interface input: filtered interface outputs and noise.
+struct InputPath {
+    std::vector<PartitionedFilter> filters;
+    float noise_rms = 0.0f;
+};
+
+/// Everything the JACK process callback uses, allocated before the client is activated.
+struct Engine {
+    std::size_t block = 0;  ///< B: the JACK period the filters were partitioned for
+    std::size_t channels = 0;
+    std::vector<jack_port_t*> from_outputs;  ///< receive interface output k
+    std::vector<jack_port_t*> to_inputs;     ///< feed interface input k
+    std::vector<bool> nonlinear;             ///< per interface output: a zone (true) or the loopback cable
+    float harmonic2 = 0.0f;                  ///< a2 of y = x + a2·x² + a3·x³
+    float harmonic3 = 0.0f;
+    std::vector<InputPath> inputs;
+    std::size_t partition_count = 0;
+
+    // Per interface output: the last 2B input samples and a ring of the spectra of the last
+    // partition_count blocks (frequency-domain delay line).
+    std::vector<std::vector<float>> history;
+    std::vector<std::vector<std::vector<std::complex<float>>>> spectra;
+    std::size_t ring_position = 0;
+    std::vector<std::complex<float>> accumulator;
+    std::unique_ptr<analysis::RealFft<float>> fft;
+    std::uint64_t noise_state = 0x9E3779B97F4A7C15ull;
+    std::atomic<bool> wrong_period{false};
+};
+
+/// xorshift64: a fast generator that needs no allocation or lock in the audio callback.
+inline float next_uniform(std::uint64_t& state) noexcept {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<float>(static_cast<double>(state >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+}
+
+/// Approximately Gaussian noise of unit variance: the sum of four uniforms on [−1, 1) has
+/// variance 4/3, scaled by √(3/4).
+inline float next_noise(std::uint64_t& state) noexcept {
+    const float sum = next_uniform(state) + next_uniform(state) + next_uniform(state) + next_uniform(state);
+    return sum * 0.8660254f;
+}
+
+int process(jack_nframes_t frame_count, void* user_data) noexcept {
+    auto& engine = *static_cast<Engine*>(user_data);
+    const std::size_t block = engine.block;
+    if (frame_count != block) {
+        engine.wrong_period.store(true, std::memory_order_relaxed);
+        for (auto* port : engine.to_inputs) {
+            auto* out = static_cast<float*>(jack_port_get_buffer(port, frame_count));
+            std::fill(out, out + frame_count, 0.0f);
+        }
+        return 0;
+    }
+
+    // Each interface output: shift in the new block (after the non-linearity of a zone's
+    // amplifier) and transform the last 2B samples into the current ring slot.
+    const std::size_t slot = engine.ring_position;
+    auto& fft = *engine.fft;
+    for (std::size_t k = 0; k < engine.channels; ++k) {
+        const auto* in = static_cast<const float*>(jack_port_get_buffer(engine.from_outputs[k], frame_count));
+        auto& history = engine.history[k];
+        std::copy(history.begin() + static_cast<std::ptrdiff_t>(block), history.end(), history.begin());
+        for (std::size_t n = 0; n < block; ++n) {
+            const float x = in[n];
+            history[block + n] = engine.nonlinear[k] ? x + engine.harmonic2 * x * x + engine.harmonic3 * x * x * x : x;
+        }
+        if (engine.spectra[k].empty()) {
+            continue;
+        }
+        std::copy(history.begin(), history.end(), fft.time_buffer().begin());
+        fft.execute_forward();
+        const auto bins = fft.bin_buffer();
+        std::copy(bins.begin(), bins.end(), engine.spectra[k][slot].begin());
+    }
+
+    // Each interface input: Σ over its filters and partitions p of X[slot − p]·H_p, then the
+    // last B samples of the inverse transform (overlap-save), plus noise.
+    const std::size_t bin_count = block + 1;
+    const float scale = 1.0f / static_cast<float>(2 * block);
+    for (std::size_t j = 0; j < engine.channels; ++j) {
+        auto* out = static_cast<float*>(jack_port_get_buffer(engine.to_inputs[j], frame_count));
+        const InputPath& path = engine.inputs[j];
+        std::fill(out, out + frame_count, 0.0f);
+        if (!path.filters.empty()) {
+            std::fill(engine.accumulator.begin(), engine.accumulator.end(), std::complex<float>());
+            auto* acc = reinterpret_cast<float*>(engine.accumulator.data());
+            for (const auto& filter : path.filters) {
+                const auto& ring = engine.spectra[filter.source];
+                for (std::size_t p = 0; p < filter.partitions.size(); ++p) {
+                    const std::size_t index = (slot + engine.partition_count - p) % engine.partition_count;
+                    const auto* x = reinterpret_cast<const float*>(ring[index].data());
+                    const auto* h = reinterpret_cast<const float*>(filter.partitions[p].data());
+                    for (std::size_t b = 0; b < 2 * bin_count; b += 2) {
+                        acc[b] += x[b] * h[b] - x[b + 1] * h[b + 1];
+                        acc[b + 1] += x[b] * h[b + 1] + x[b + 1] * h[b];
+                    }
+                }
+            }
+            std::copy(engine.accumulator.begin(), engine.accumulator.end(), fft.bin_buffer().begin());
+            fft.execute_inverse();
+            const auto time = fft.time_buffer();
+            for (std::size_t n = 0; n < block; ++n) {
+                out[n] = time[block + n] * scale;
+            }
+        }
+        for (std::size_t n = 0; n < block; ++n) {
+            out[n] += path.noise_rms * next_noise(engine.noise_state);
+        }
+    }
+    engine.ring_position = (slot + 1) % engine.partition_count;
+    return 0;
+}
+
+PartitionedFilter partition(std::span<const float> fir, std::size_t source, std::size_t block,
+                            analysis::RealFft<float>& fft) {
+    PartitionedFilter filter;
+    filter.source = source;
+    for (std::size_t start = 0; start < fir.size(); start += block) {
+        const std::size_t count = std::min(block, fir.size() - start);
+        std::vector<std::complex<float>> spectrum(block + 1);
+        fft.forward(fir.subspan(start, count), spectrum);
+        filter.partitions.push_back(std::move(spectrum));
+    }
+    return filter;
+}
+
+/// Returns the built-in rig with only the venue's zones and microphones, no probes, and a shorter
+/// room tail, because fewer and shorter filters keep the real-time convolution cheap.
+simulation::RigModel rig_for_venue(const Venue& venue, double room_tail_s) {
+    simulation::RigModel rig = simulation::builtin_rig();
+    std::vector<simulation::SourceModel> sources;
+    for (const Zone& zone : venue.zones) {
+        const auto found = std::find_if(rig.sources.begin(), rig.sources.end(),
+                                        [&](const auto& source) { return source.zone == zone.name; });
+        if (found == rig.sources.end()) {
+            throw Error("zone '" + zone.name + "' is not a zone of the built-in rig; use its zone names",
+                        ErrorKind::configuration);
+        }
+        sources.push_back(*found);
+    }
+    std::vector<simulation::ListeningPosition> microphones;
+    for (const Microphone& mic : venue.microphones) {
+        const auto found = std::find_if(rig.microphones.begin(), rig.microphones.end(),
+                                        [&](const auto& position) { return position.name == mic.name; });
+        if (found != rig.microphones.end()) {
+            microphones.push_back(*found);
+        }
+    }
+    rig.sources = std::move(sources);
+    rig.microphones = std::move(microphones);
+    rig.probes.clear();
+    rig.room.tail_s = room_tail_s;
+    rig.room.fade_out_s = std::min(rig.room.fade_out_s, room_tail_s / 2.0);
+    return rig;
+}
+
+double amplitude(double level_db) { return level_db < -200.0 ? 0.0 : std::pow(10.0, level_db / 20.0); }
+
+/// Writes each transfer function (t = 0 at the amplifier output, no latency) as a float WAV and
+/// ground-truth.json listing them with the hidden latency.
+void write_ground_truth(const fs::path& dir, const Venue& venue, const simulation::RigTransferFunctions& rig,
+                        const Arguments& args) {
+    nlohmann::json paths = nlohmann::json::array();
+    for (const Zone& zone : venue.zones) {
+        for (const Microphone& mic : venue.microphones) {
+            if (!rig.has_position(mic.name)) {
+                continue;
+            }
+            const auto fir = rig.transfer_function(zone.name, mic.name);
+            MultichannelSignal signal(1, fir.size(), rig.sample_rate_hz());
+            std::copy(fir.begin(), fir.end(), signal.channel(0).begin());
+            const fs::path file = fs::path(zone.name) / (mic.name + ".wav");
+            fs::create_directories(dir / zone.name);
+            io::write_wav(dir / file, signal, io::WavEncoding::float32);
+            paths.push_back({{"zone", zone.name}, {"mic", mic.name}, {"file", file.string()},
+                             {"arrival_s", rig.arrival_s(zone.name, mic.name)}});
+        }
+    }
+    const nlohmann::json document{{"sample_rate_hz", rig.sample_rate_hz()},
+                                  {"latency_samples", args.latency_samples},
+                                  {"harmonic2_db", args.harmonic2_db},
+                                  {"harmonic3_db", args.harmonic3_db},
+                                  {"noise_dbfs", args.noise_dbfs},
+                                  {"paths", paths}};
+    io::write_text_file(dir / "ground-truth.json", document.dump(2) + "\n");
+}
+
+std::atomic<bool> stop_requested{false};
+extern "C" void request_stop(int) { stop_requested.store(true); }
+
+std::string port_name(jack_port_t* port) { return jack_port_name(port); }
+
+/// Wires the interface client's ports to the venue: out_K feeds from_output_(K+1) and
+/// to_input_(K+1) feeds in_K; every other connection of those ports (system:) is removed.
+void wire_interface(jack_client_t* client, const Engine& engine, const std::string& interface_client) {
+    for (std::size_t k = 0; k < engine.channels; ++k) {
+        const std::string out = interface_client + ":out_" + std::to_string(k);
+        const std::string in = interface_client + ":in_" + std::to_string(k);
+        if (jack_port_t* port = jack_port_by_name(client, out.c_str())) {
+            const std::string ours = port_name(engine.from_outputs[k]);
+            if (const char** connections = jack_port_get_all_connections(client, port)) {
+                for (const char** c = connections; *c != nullptr; ++c) {
+                    if (ours != *c) {
+                        jack_disconnect(client, out.c_str(), *c);
+                    }
+                }
+                jack_free(connections);
+            }
+            if (!jack_port_connected_to(port, ours.c_str())) {
+                jack_connect(client, out.c_str(), ours.c_str());
+                std::cout << "connected " << out << " to " << ours << std::endl;
+            }
+        }
+        if (jack_port_t* port = jack_port_by_name(client, in.c_str())) {
+            const std::string ours = port_name(engine.to_inputs[k]);
+            if (const char** connections = jack_port_get_all_connections(client, port)) {
+                for (const char** c = connections; *c != nullptr; ++c) {
+                    if (ours != *c) {
+                        jack_disconnect(client, *c, in.c_str());
+                    }
+                }
+                jack_free(connections);
+            }
+            if (!jack_port_connected_to(port, ours.c_str())) {
+                jack_connect(client, ours.c_str(), in.c_str());
+                std::cout << "connected " << ours << " to " << in << std::endl;
+            }
+        }
+    }
+}
+
+/// Builds the engine's filters for the venue. Each mic input receives every zone through its
+/// transfer function and the hidden latency. The loopback input receives the loopback output
+/// through the latency alone.
+void build_paths(Engine& engine, const Venue& venue, const simulation::RigTransferFunctions& rig, const Arguments& args) {
+    analysis::RealFft<float> fft(2 * engine.block);
+    const std::vector<float> latency = fractional_delay_kernel(args.latency_samples);
+    const auto noise_rms = static_cast<float>(amplitude(args.noise_dbfs));
+    engine.inputs.assign(engine.channels, InputPath{{}, noise_rms});
+    engine.nonlinear.assign(engine.channels, false);
+    std::size_t longest = 0;
+    for (const Microphone& mic : venue.microphones) {
+        if (!rig.has_position(mic.name) || mic.input == 0 || mic.input > engine.channels) {
+            continue;
+        }
+        for (const Zone& zone : venue.zones) {
+            if (zone.output == 0 || zone.output > engine.channels) {
+                continue;
+            }
+            engine.nonlinear[zone.output - 1] = true;
+            const std::vector<float> fir = convolve(rig.transfer_function(zone.name, mic.name), latency);
+            engine.inputs[mic.input - 1].filters.push_back(partition(fir, zone.output - 1, engine.block, fft));
+            longest = std::max(longest, engine.inputs[mic.input - 1].filters.back().partitions.size());
+        }
+    }
+    if (const auto& loopback = venue.audio_interface.loopback) {
+        engine.inputs[loopback->input - 1].filters.push_back(partition(latency, loopback->output - 1, engine.block, fft));
+        longest = std::max(longest, engine.inputs[loopback->input - 1].filters.back().partitions.size());
+    }
+    engine.partition_count = std::max<std::size_t>(longest, 1);
+    engine.history.assign(engine.channels, std::vector<float>(2 * engine.block, 0.0f));
+    engine.spectra.assign(engine.channels, {});
+    for (const auto& path : engine.inputs) {
+        for (const auto& filter : path.filters) {
+            engine.spectra[filter.source].assign(engine.partition_count,
+                                                 std::vector<std::complex<float>>(engine.block + 1));
+        }
+    }
+    engine.accumulator.assign(engine.block + 1, {});
+    engine.fft = std::make_unique<analysis::RealFft<float>>(2 * engine.block);
+    // a2 and a3 of y = x + a2·x² + a3·x³ for a full-scale sine x = sin ωt: x² adds cos 2ωt / 2
+    // and x³ adds −sin 3ωt / 4, so H2 = a2 / 2 and H3 = a3 / 4 relative to the fundamental.
+    engine.harmonic2 = static_cast<float>(2.0 * amplitude(args.harmonic2_db));
+    engine.harmonic3 = static_cast<float>(4.0 * amplitude(args.harmonic3_db));
+}
+
+int run(const Arguments& args) {
+    if (args.print_builtin_venue) {
+        // Port 9 only fills the venue's amplifier entry; nothing here or in measure connects to it.
+        std::cout << simulation::builtin_venue_json(9);
+        return 0;
+    }
+    if (args.latency_samples < static_cast<double>(latency_kernel_half_length)) {
+        throw Error("--latency-samples " + std::to_string(args.latency_samples) + " is below the fractional-delay "
+                        "kernel's half length of " + std::to_string(latency_kernel_half_length) + " samples; give more",
+                    ErrorKind::configuration);
+    }
+    const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir());
+    simulation::TransferFunctionOptions options;
+    options.sample_rate_hz = venue.audio_interface.sample_rate_hz;
+    const simulation::RigTransferFunctions rig(rig_for_venue(venue, args.room_tail_s), options);
+    if (!args.ground_truth_dir.empty()) {
+        write_ground_truth(args.ground_truth_dir, venue, rig, args);
+    }
+
+    jack_status_t status{};
+    const char* server = args.server_name.empty() ? nullptr : args.server_name.c_str();
+    jack_client_t* client = jack_client_open(args.client_name.c_str(),
+                                             static_cast<jack_options_t>(JackNoStartServer | JackUseExactName |
+                                                                         (server != nullptr ? JackServerName : 0)),
+                                             &status, server);
+    if (client == nullptr) {
+        throw Error("JACK server '" + args.server_name + "' cannot be reached (status 0x" + std::to_string(status) +
+                        "); start jackd with -n NAME first",
+                    ErrorKind::device);
+    }
+    const double server_rate_hz = jack_get_sample_rate(client);
+    if (std::fabs(server_rate_hz - venue.audio_interface.sample_rate_hz) > 1e-6) {
+        jack_client_close(client);
+        throw Error("the JACK server runs at " + std::to_string(server_rate_hz) + " Hz but the venue at " +
+                        std::to_string(venue.audio_interface.sample_rate_hz) + " Hz; start jackd with -r at the venue's rate",
+                    ErrorKind::configuration);
+    }
+
+    Engine engine;
+    engine.block = jack_get_buffer_size(client);
+    engine.channels = args.channels;
+    for (std::size_t k = 1; k <= args.channels; ++k) {
+        engine.from_outputs.push_back(jack_port_register(client, ("from_output_" + std::to_string(k)).c_str(),
+                                                         JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0));
+        engine.to_inputs.push_back(jack_port_register(client, ("to_input_" + std::to_string(k)).c_str(),
+                                                      JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0));
+    }
+    build_paths(engine, venue, rig, args);
+    jack_set_process_callback(client, process, &engine);
+    if (jack_activate(client) != 0) {
+        jack_client_close(client);
+        throw Error("the JACK client '" + args.client_name + "' cannot be activated", ErrorKind::device);
+    }
+    std::cout << "ready: " << engine.partition_count << " partitions of " << engine.block << " samples at "
+              << server_rate_hz << " Hz" << std::endl;
+
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
+    bool reported_period = false;
+    while (!stop_requested.load()) {
+        wire_interface(client, engine, args.interface_client);
+        if (engine.wrong_period.load() && !reported_period) {
+            std::cerr << "virtual_venue: the JACK period changed from " << engine.block
+                      << " frames; the venue plays silence until it is restarted\n";
+            reported_period = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    jack_deactivate(client);
+    jack_client_close(client);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"virtual_venue: the built-in simulated rig as a JACK client between an audio interface's outputs "
+                 "and inputs, for testing 'linetune measure' through JACK and PortAudio"};
+    Arguments args;
+    app.add_option("--venue", args.venue_path, "venue file whose zones and mics are built-in rig names");
+    app.add_option("--server", args.server_name, "JACK server name (jackd -n NAME); default: the default server");
+    app.add_option("--client-name", args.client_name, "this client's JACK name")->capture_default_str();
+    app.add_option("--interface-client", args.interface_client, "JACK client name of the interface to wire (PortAudio's)")
+        ->capture_default_str();
+    app.add_option("--channels", args.channels, "interface outputs and inputs the venue serves")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    app.add_option("--latency-samples", args.latency_samples,
+                   "latency added to every path that the software is not told about, in samples (fractional)")
+        ->capture_default_str();
+    app.add_option("--noise-dbfs", args.noise_dbfs, "RMS of the noise on every input in dBFS; below -200: none")
+        ->capture_default_str();
+    app.add_option("--harmonic2-db", args.harmonic2_db, "2nd harmonic of a full-scale sine re the fundamental in dB")
+        ->capture_default_str();
+    app.add_option("--harmonic3-db", args.harmonic3_db, "3rd harmonic of a full-scale sine re the fundamental in dB")
+        ->capture_default_str();
+    app.add_option("--room-tail-s", args.room_tail_s, "room response kept after the direct sound, in seconds")
+        ->check(CLI::Range(0.02, 2.0))
+        ->capture_default_str();
+    app.add_option("--ground-truth", args.ground_truth_dir,
+                   "folder to write the transfer functions (ZONE/MIC.wav) and ground-truth.json into");
+    app.add_flag("--print-builtin-venue", args.print_builtin_venue, "print the built-in venue file and exit");
+    CLI11_PARSE(app, argc, argv);
+    if (!args.print_builtin_venue && args.venue_path.empty()) {
+        std::cerr << "virtual_venue: --venue is required\n";
+        return 2;
+    }
+    try {
+        return run(args);
+    } catch (const Error& error) {
+        std::cerr << "virtual_venue: " << error.what() << '\n';
+        return exit_code_for(error.kind());
+    }
+}
