@@ -180,7 +180,11 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
         result.response.peak_to_noise_db = 60.0;
     }
     if (channel.arrival) {
-        result.arrival_ms = ms_from_samples(channel.arrival->arrival_sample - channel.time_zero_sample, channel.sample_rate_hz);
+        // The delay the amplifier applied while measuring is part of the arrival; without it the
+        // arrival is the zone's own, so the alignment returns the absolute delay, not an increment.
+        result.arrival_ms =
+            ms_from_samples(channel.arrival->arrival_sample - channel.time_zero_sample, channel.sample_rate_hz) -
+            applied.delay_ms;
         result.polarity = channel.arrival->polarity;
         result.absolute_timing = file.time_base.is_absolute();
     }
@@ -379,7 +383,7 @@ ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& optio
     }
     outcome.notes = average.notes;
     outcome.notes.insert(outcome.notes.end(), work.fit.notes.begin(), work.fit.notes.end());
-    if (!applied_setting.bands.empty() || applied_setting.gain_db != 0.0) {
+    if (!applied_setting.bands.empty() || applied_setting.gain_db != 0.0 || applied_setting.delay_ms != 0.0) {
         outcome.notes.emplace_back("the setting applied while measuring was removed first: the result replaces it");
     }
     return work;
