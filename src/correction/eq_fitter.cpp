@@ -183,6 +183,9 @@ constexpr int max_shrinks = 400;
 constexpr double penalty_scale_growth = 10.0;
 constexpr int max_penalty_raises = 2;
 constexpr double check_slack_db = 1e-6;
+// The ladder the final check adds around each band: ±8 points at 1/96 octave.
+constexpr int band_ladder_points = 8;
+constexpr double band_ladder_points_per_octave = 96.0;
 
 bool is_correcting_type(FilterType type) {
     return type == FilterType::peaking || type == FilterType::low_shelf ||
@@ -776,9 +779,21 @@ double violation_db(const EqFitRequest& request, double freq_hz, double eq_db, d
 // Shrinks bands until the EQ keeps the boost cap everywhere and the tolerances outside the band.
 // Returns how many shrinks it took, or -1 if a violation remains after max_shrinks.
 int enforce_eq_limits(std::vector<ParametricBand>& bands, const EqFitRequest& request,
-                      const std::vector<double>& freq_hz, double in_band_level_db) {
+                      const std::vector<double>& grid_hz, double in_band_level_db) {
     const double fs = request.limits.sample_rate_hz;
     for (int shrinks = 0; shrinks <= max_shrinks; ++shrinks) {
+        // The summed EQ peaks at or near a band's own frequency, which may fall between grid
+        // points: the push checks there too, so the check includes every band's frequency and a
+        // 1/96-octave ladder of ±1/12 octave around it.
+        std::vector<double> freq_hz = grid_hz;
+        for (const auto& band : bands) {
+            for (int k = -band_ladder_points; k <= band_ladder_points; ++k) {
+                const double f = band.freq_hz * std::exp2(static_cast<double>(k) / band_ladder_points_per_octave);
+                if (f > 0.0 && f < fs / 2.0) {
+                    freq_hz.push_back(f);
+                }
+            }
+        }
         const auto eq_db = eq_response_db(bands, freq_hz, fs);
         std::size_t worst = freq_hz.size();
         double worst_excess = 0.0;

@@ -9,7 +9,10 @@ import os
 import shutil
 import unittest
 
-from cli_support import main, run_linetune
+import numpy as np
+import scipy.signal
+
+from cli_support import main, rbj_coefficients, run_linetune
 
 # The spatially averaged residual at the microphones (1/6 octave,
 # correctable points of each zone's band) falls by at least half and to at most 1.5 dB RMS.
@@ -18,7 +21,11 @@ MIN_REDUCTION = 0.5
 # Audience probes no fit saw may not get worse; 0.1 dB is below audibility and above the noise of
 # the prediction's 1/6-octave grid.
 PROBE_TOLERANCE_DB = 0.1
-SEED = 7
+# Seed 0 once made the fitter place two boosts whose sum peaked between its check points, above
+# the push's summed-boost limit, so the push refused the result.
+SEED = 0
+# The push's limits (docs/pushing.md): a band's boost and the bands' sum at any frequency.
+MAX_TOTAL_BOOST_DB = 6.0
 # Re-tuning from a measurement taken with the corrections applied: delays between systems within
 # two samples at 48 kHz, gains within a device step.
 RETUNE_DELAY_TOLERANCE_MS = 0.05
@@ -111,6 +118,21 @@ class SimulatedJob(unittest.TestCase):
         for name, zone in first.items():
             with self.subTest(zone=name):
                 self.assertAlmostEqual(retuned[name]["gain_db"], zone["gain_db"], delta=RETUNE_GAIN_TOLERANCE_DB + 1e-9)
+
+    def test_summed_eq_of_every_zone_stays_within_the_push_limit(self):
+        # Independent RBJ biquads on a 1/96-octave grid, denser than any grid the fitter checks.
+        rate_hz = 48000.0
+        freq_hz = 20.0 * 2.0 ** (np.arange(0, 10 * 96) / 96.0)
+        freq_hz = freq_hz[freq_hz < 0.49 * rate_hz]
+        corrections = json.load(open(os.path.join(self.session, "corrections.json")))
+        for zone in corrections["zones"]:
+            total_db = np.zeros_like(freq_hz)
+            for band in zone["bands"]:
+                b, a = rbj_coefficients(band, rate_hz)
+                _, response = scipy.signal.freqz(b, a, worN=freq_hz, fs=rate_hz)
+                total_db += 20.0 * np.log10(np.abs(response))
+            with self.subTest(zone=zone["zone"]):
+                self.assertLessEqual(total_db.max(), MAX_TOTAL_BOOST_DB + 0.01)
 
     def test_run_ends_with_a_time_breakdown(self):
         times = self.summary["times"]
