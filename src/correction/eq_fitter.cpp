@@ -783,13 +783,13 @@ int enforce_eq_limits(std::vector<ParametricBand>& bands, const EqFitRequest& re
     const double fs = request.limits.sample_rate_hz;
     for (int shrinks = 0; shrinks <= max_shrinks; ++shrinks) {
         // The summed EQ peaks at or near a band's own frequency, which may fall between grid
-        // points: the push checks there too, so the check includes every band's frequency and a
-        // 1/96-octave ladder of ±1/12 octave around it.
+        // points: the push checks there too, so the check includes, inside the zone's band,
+        // every band's frequency and a 1/96-octave ladder of ±1/12 octave around it.
         std::vector<double> freq_hz = grid_hz;
         for (const auto& band : bands) {
             for (int k = -band_ladder_points; k <= band_ladder_points; ++k) {
                 const double f = band.freq_hz * std::exp2(static_cast<double>(k) / band_ladder_points_per_octave);
-                if (f > 0.0 && f < fs / 2.0) {
+                if (f >= request.band_start_hz && f <= request.band_end_hz && f < fs / 2.0) {
                     freq_hz.push_back(f);
                 }
             }
