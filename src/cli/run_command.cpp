@@ -126,7 +126,9 @@ Command add_run_command(CLI::App& app) {
                         "the new absolute setting");
     command->add_flag("--dry-run", args->dry_run, "Tune and write the session, but send nothing to any amplifier");
     command->add_flag("--yes,-y", args->yes, "Push without asking for confirmation (the safety limits still apply)");
-    command->add_option("--seed", args->seed, "Seed of the simulated rig's noise (--simulate)")->capture_default_str();
+    command->add_option("--seed", args->seed, "Seed of the simulated rig's noise (--simulate), 0 to 4294967295")
+        ->check(CLI::Range(0.0, 4294967295.0))
+        ->capture_default_str();
     command->add_option("--session", args->session_dir, "Session folder to write")->capture_default_str();
     command->add_flag("--json", args->json, "Print the result as JSON");
     return {command, [args] { return run_job(*args); }};

@@ -145,6 +145,26 @@ struct ResidualPair {
     double after_db = 0.0;
 };
 
+/// The outcome of a mic in a zone's tuning result, or null when the mic was left out.
+const correction::MicOutcome* find_mic(const correction::ZoneOutcome& zone, const std::string& mic) {
+    for (const auto& outcome : zone.mics) {
+        if (outcome.mic == mic) {
+            return &outcome;
+        }
+    }
+    return nullptr;
+}
+
+/// Why the tuning left a mic out of a zone, or "no measurement" when it does not say.
+std::string rejection_reason(const correction::ZoneOutcome& zone, const std::string& mic) {
+    for (const auto& [name, reason] : zone.rejected_mics) {
+        if (name == mic) {
+            return reason;
+        }
+    }
+    return "no measurement";
+}
+
 void print_before_after(std::ostream& out, const correction::TuningResult& before, const correction::TuningResult& after,
                         const std::vector<simulation::ProbeResidual>& probes_before,
                         const std::vector<simulation::ProbeResidual>& probes_after, std::vector<std::string>& warnings) {
@@ -159,15 +179,24 @@ void print_before_after(std::ostream& out, const correction::TuningResult& befor
                       fixed(zone_before.residual.rms_before_db, 2).c_str(),
                       fixed(zone_after.residual.rms_before_db, 2).c_str());
         out << line;
-        for (std::size_t m = 0; m < zone_before.mics.size() && m < zone_after.mics.size(); ++m) {
-            const auto& mic_before = zone_before.mics[m].residual;
-            const auto& mic_after = zone_after.mics[m].residual;
-            std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", "", ("mic " + zone_before.mics[m].mic).c_str(),
+        for (const auto& mic : zone_before.mics) {
+            const auto& mic_before = mic.residual;
+            const correction::MicOutcome* after_mic = find_mic(zone_after, mic.mic);
+            if (after_mic == nullptr) {
+                std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", "", ("mic " + mic.mic).c_str(),
+                              fixed(mic_before.rms_before_db, 2).c_str(), "-");
+                out << line;
+                warnings.push_back("zone '" + zone_before.zone + "', mic '" + mic.mic +
+                                   "': left out of the second measurement (" + rejection_reason(zone_after, mic.mic) + ")");
+                continue;
+            }
+            const auto& mic_after = after_mic->residual;
+            std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", "", ("mic " + mic.mic).c_str(),
                           fixed(mic_before.rms_before_db, 2).c_str(), fixed(mic_after.rms_before_db, 2).c_str());
             out << line;
             // 0.1 dB is below what a listener hears and above the run-to-run noise of the measurement.
             if (mic_after.rms_before_db > mic_before.rms_before_db + 0.1) {
-                warnings.push_back("zone '" + zone_before.zone + "', mic '" + zone_before.mics[m].mic +
+                warnings.push_back("zone '" + zone_before.zone + "', mic '" + mic.mic +
                                    "': the residual grew from " + fixed(mic_before.rms_before_db, 2) + " to " +
                                    fixed(mic_after.rms_before_db, 2) + " dB");
             }
@@ -207,10 +236,12 @@ nlohmann::json residuals_json(const correction::TuningResult& before, const corr
     nlohmann::json zones = nlohmann::json::array();
     for (std::size_t z = 0; z < before.zones.size() && z < after.zones.size(); ++z) {
         nlohmann::json mics = nlohmann::json::array();
-        for (std::size_t m = 0; m < before.zones[z].mics.size() && m < after.zones[z].mics.size(); ++m) {
-            mics.push_back({{"mic", before.zones[z].mics[m].mic},
-                            {"rms_before_db", before.zones[z].mics[m].residual.rms_before_db},
-                            {"rms_after_db", after.zones[z].mics[m].residual.rms_before_db}});
+        for (const auto& mic : before.zones[z].mics) {
+            const correction::MicOutcome* after_mic = find_mic(after.zones[z], mic.mic);
+            mics.push_back({{"mic", mic.mic},
+                            {"rms_before_db", mic.residual.rms_before_db},
+                            {"rms_after_db", after_mic == nullptr ? nlohmann::json(nullptr)
+                                                                  : nlohmann::json(after_mic->residual.rms_before_db)}});
         }
         zones.push_back({{"zone", before.zones[z].zone},
                          {"rms_before_db", before.zones[z].residual.rms_before_db},
@@ -233,6 +264,25 @@ nlohmann::json probes_json(const std::vector<simulation::ProbeResidual>& before,
     return probes;
 }
 
+/// Removes what an earlier run wrote into the session folder, so that a run that stops early
+/// never leaves an older summary or second measurement beside new corrections. A journal left by
+/// an earlier simulated run refers to that run's virtual amplifier, which ended with it.
+void remove_previous_results(const fs::path& session, std::ostream& out) {
+    std::error_code error;
+    if (fs::exists(session / "push-journal.json", error)) {
+        out << "note: removed push-journal.json of an earlier simulated run: its virtual amplifier ended with "
+               "that run, so there is nothing to recover\n";
+    }
+    for (const char* name : {"summary.json", "corrections.json", "corrections.csv", "push-journal.json", "after"}) {
+        fs::remove_all(session / name, error);
+        if (error) {
+            throw Error("session folder '" + session.string() + "': '" + name + "' of an earlier run cannot be removed (" +
+                            error.message() + "); remove it or choose another --session",
+                        ErrorKind::configuration);
+        }
+    }
+}
+
 }  // namespace
 
 int run_simulated_job(const SimulatedJobOptions& options) {
@@ -242,6 +292,7 @@ int run_simulated_job(const SimulatedJobOptions& options) {
 
     // The rig and its amplifier: the amplifier's control endpoint runs on 127.0.0.1 in this process
     // and its state is what the simulated signal path applies.
+    remove_previous_results(session, out);
     auto start = Clock::now();
     out << "simulated rig '" << simulation::builtin_venue_name << "': building transfer functions\n";
     const simulation::RigTransferFunctions rig(simulation::builtin_rig());

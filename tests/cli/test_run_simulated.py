@@ -150,11 +150,21 @@ class SimulatedJobArguments(unittest.TestCase):
 
     def test_without_yes_and_terminal_nothing_is_pushed(self):
         session = scratch_dir("no-terminal")
+        # Results of an earlier run in the same session must not survive beside the new ones.
+        os.makedirs(os.path.join(session, "after", "measurements"))
+        with open(os.path.join(session, "summary.json"), "w") as stale:
+            stale.write('{"push": {"succeeded": true}}')
         code, out, _ = run_linetune("run", "--simulate", "--session", session)
         self.assertEqual(code, 2)
         self.assertIn("not pushed: confirmation needs a terminal", out)
         self.assertFalse(os.path.exists(os.path.join(session, "push-journal.json")))
         self.assertFalse(os.path.exists(os.path.join(session, "after")))
+        self.assertFalse(os.path.exists(os.path.join(session, "summary.json")))
+
+    def test_negative_seed_is_a_usage_error(self):
+        code, _, err = run_linetune("run", "--simulate", "--seed", "-1", "--session", scratch_dir("negative-seed"))
+        self.assertEqual(code, 2)
+        self.assertIn("--seed", err)
 
 
 if __name__ == "__main__":
