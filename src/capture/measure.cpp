@@ -18,11 +18,6 @@
 namespace linetune::capture {
 namespace {
 
-// A pass with xruns is played this many times in all before the zone fails. One repeat rides
-// out a single disturbance (another program starting). A stream that keeps dropping buffers
-// needs a larger buffer, which only the user can set.
-constexpr std::size_t max_passes = 2;
-
 std::string zone_label(const std::string& zone) { return "zone '" + zone + "'"; }
 
 /// Throws one configuration Error listing every problem, so a venue is fixed in one go.
@@ -195,7 +190,8 @@ void check_result_shape(const CaptureResult& result, const CaptureRequest& reque
     }
 }
 
-/// Plays the pass, and once more when it had xruns; a second pass with xruns is a device error.
+/// Plays the pass, and again while it has xruns, up to options.max_passes passes in all; then
+/// it is a device error.
 CaptureResult play_pass(CaptureStream& stream, const CaptureRequest& request, const MeasureOptions& options,
                         MeasureProgress progress, std::size_t& passes) {
     for (passes = 1;; ++passes) {
@@ -204,9 +200,10 @@ CaptureResult play_pass(CaptureStream& stream, const CaptureRequest& request, co
         if (result.xrun_count == 0) {
             return result;
         }
-        if (passes == max_passes) {
+        if (passes >= options.max_passes) {
             throw Error(zone_label(progress.zone) + ": " + stream.description() + " reported " +
-                            std::to_string(result.xrun_count) + " xrun(s) in the pass and again in its repeat, so "
+                            std::to_string(result.xrun_count) + " xrun(s) in each of " + std::to_string(passes) +
+                            " pass(es), so "
                             "the recording's timing cannot be trusted; raise the interface's buffer size or close "
                             "other programs using it, then measure the zone again",
                         ErrorKind::device);

@@ -38,6 +38,7 @@ struct MeasureArguments {
     double sweep_s = 5.0;
     double tail_s = 2.0;  ///< covers the decay of most arenas; give the room's T60 when longer
     double level_dbfs = -12.0;
+    std::size_t max_passes = 2;  ///< see capture::MeasureOptions::max_passes
 };
 
 /// The stream that SIGINT and SIGTERM fade out; set only while a measurement runs.
@@ -96,6 +97,7 @@ capture::MeasureOptions measure_options(const MeasureArguments& args, std::vecto
     options.sweep.duration_s = args.sweep_s;
     options.sweep.level_dbfs = args.level_dbfs;
     options.tail_s = args.tail_s;
+    options.max_passes = args.max_passes;
     options.progress = [](const capture::MeasureProgress& progress) {
         using Event = capture::MeasureProgress::Event;
         if (progress.event == Event::zone_started) {
@@ -220,6 +222,10 @@ Command add_measure_command(CLI::App& app) {
         ->capture_default_str();
     command->add_option("--level-dbfs", args->level_dbfs, "Peak level of the sweep in dBFS")
         ->check(number_in_range(-60.0, 0.0, "dBFS"))
+        ->capture_default_str();
+    command->add_option("--max-passes", args->max_passes,
+                        "Passes played per zone while passes have xruns, before the zone fails")
+        ->check(CLI::Range(1, 10))
         ->capture_default_str();
     return {command, [args] { return run_measure(*args); }};
 }

@@ -39,6 +39,10 @@ struct MeasureOptions {
     /// reaches about −40 dBFS at the gain that puts 120 dB SPL at 0 dBFS, while an unplugged
     /// or muted input carries only preamp noise, typically −90 dBFS or lower.
     double silent_input_threshold_dbfs = -70.0;
+    /// Passes played in all when passes have xruns, before the zone fails. Two ride out a single
+    /// disturbance (another program starting); a stream that keeps dropping buffers needs a larger
+    /// buffer, which only the user can set.
+    std::size_t max_passes = 2;
     std::function<void(const MeasureProgress&)> progress;  ///< called on the measuring thread; may be empty
 };
 
