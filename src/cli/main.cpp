@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cmath>
+#include <exception>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -83,6 +84,11 @@ int main(int argc, char** argv) {
     } catch (const linetune::Error& error) {
         std::cerr << "linetune: " << error.what() << '\n';
         return linetune::exit_code_for(error.kind());
+    } catch (const std::exception& error) {
+        // A bug in linetune: every expected failure is a linetune::Error. Exit code 2 keeps
+        // scripts from reading the run as a success.
+        std::cerr << "linetune: internal error: " << error.what() << "; please report it\n";
+        return 2;
     }
     return 2;
 }

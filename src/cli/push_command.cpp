@@ -81,11 +81,57 @@ bool confirmed(const std::string& question) {
     return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+/// Rejects a --journal that names a folder: a journal is a file, and a folder at that path would
+/// otherwise read as an interrupted push.
+void require_journal_not_folder(const std::filesystem::path& journal) {
+    std::error_code error;
+    if (std::filesystem::is_directory(journal, error)) {
+        throw Error("push journal '" + journal.string() + "' is a folder; give a file path with --journal, such as '" +
+                        (journal / "push-journal.json").string() + "'",
+                    ErrorKind::configuration);
+    }
+}
+
+/// Refuses to go on when confirmation is needed but cannot be asked for.
+/// noun names the command in the message ("push", "recovery"), verb what --yes does ("push", "restore").
+void require_terminal_unless_yes(const PushArguments& args, const std::string& noun, const std::string& verb) {
+    if (!args.dry_run && !args.yes && ::isatty(STDIN_FILENO) == 0) {
+        throw Error("standard input is not a terminal, so the " + noun + " cannot ask for confirmation; give --yes to " +
+                        verb + " without asking, or --dry-run to only show the changes. Nothing was sent",
+                    ErrorKind::configuration);
+    }
+}
+
 int run_recover(const PushArguments& args) {
+    const auto journal = journal_path(args);
+    require_journal_not_folder(journal);
+    std::error_code error;
+    if (!std::filesystem::exists(journal, error)) {
+        throw Error("push journal '" + journal.string() +
+                        "': not found; give the journal of the interrupted push with --journal",
+                    ErrorKind::configuration);
+    }
+    require_terminal_unless_yes(args, "recovery", "restore");
+
     const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir());
     control::PushOptions options;
-    const auto report = control::recover_push(venue, journal_path(args), real_drivers(), options);
-    std::cout << control::format_push_report(report);
+    auto recovery = control::prepare_recovery(venue, journal, real_drivers(), options);
+    std::cout << "recovery from push journal '" << journal.string()
+              << "': each channel goes from what it holds now to the state saved before the push\n"
+              << control::format_push_plan(recovery.restore);
+    if (args.dry_run) {
+        std::cout << '\n' << control::format_write_order(recovery.restore)
+                  << "\ndry run: nothing was sent to any amplifier, and the journal was kept\n";
+        return 0;
+    }
+    if (!args.yes && !confirmed("\nrestore " + std::to_string(recovery.restore.plan.devices.size()) +
+                                " amplifier(s) to the saved state?")) {
+        std::cout << "recovery cancelled: nothing was sent, and the journal was kept\n";
+        return 0;
+    }
+
+    const auto report = control::execute_recovery(recovery, journal, options);
+    std::cout << '\n' << control::format_push_report(report);
     for (const auto& device : report.devices) {
         if (device.outcome != control::DeviceOutcome::restored && device.outcome != control::DeviceOutcome::unchanged) {
             return exit_code_for(ErrorKind::device);
@@ -100,6 +146,7 @@ int run_push(const PushArguments& args) {
                     ErrorKind::configuration);
     }
     const auto journal = journal_path(args);
+    require_journal_not_folder(journal);
     std::error_code error;
     if (!args.dry_run && std::filesystem::exists(journal, error)) {
         throw Error("push journal '" + journal.string() +
@@ -108,11 +155,7 @@ int run_push(const PushArguments& args) {
                         journal.string() + "' first; nothing was sent",
                     ErrorKind::configuration);
     }
-    if (!args.dry_run && !args.yes && ::isatty(STDIN_FILENO) == 0) {
-        throw Error("standard input is not a terminal, so the push cannot ask for confirmation; give --yes to push "
-                    "without asking, or --dry-run to only show the changes. Nothing was sent",
-                    ErrorKind::configuration);
-    }
+    require_terminal_unless_yes(args, "push", "push");
 
     const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir());
     const auto targets = control::read_push_targets(args.corrections_path, venue);
@@ -158,7 +201,8 @@ Command add_push_command(CLI::App& app) {
     command->add_option("corrections", args->corrections_path, "Corrections file (JSON) from 'linetune tune --out'");
     command->add_option("--venue", args->venue_path, "Venue file (JSON) with the amplifiers' host and port")->required();
     command->add_flag("--dry-run", args->dry_run,
-                      "Read the amplifiers and show the changes and the order of the writes, but send nothing");
+                      "Read the amplifiers and show the changes and the order of the writes, but send nothing "
+                      "(also with --recover)");
     command->add_flag("--yes,-y", args->yes, "Push without asking for confirmation (the safety limits still apply)");
     command->add_flag("--allow-polarity-change", args->allow_polarity_change,
                       "Allow the corrections file to change a channel's polarity (\"polarity_inverted\")");
@@ -167,8 +211,10 @@ Command add_push_command(CLI::App& app) {
                         "current folder with --recover)");
     auto* recover = command->add_flag("--recover", args->recover,
                                       "Restore every amplifier to the values saved in the journal of an interrupted "
-                                      "push, then remove the journal");
-    recover->excludes(command->get_option("--dry-run"));
+                                      "push, then remove the journal. Shows the change from the current values and "
+                                      "asks for confirmation unless --yes; with --dry-run it only shows it. The saved "
+                                      "values must lie inside the amplifier's ranges and the venue's band and summed "
+                                      "boost limits");
     recover->excludes(command->get_option("--allow-polarity-change"));
     return {command, [args] { return args->recover ? run_recover(*args) : run_push(*args); }};
 }

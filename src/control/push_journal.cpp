@@ -1,6 +1,7 @@
 #include "linetune/control/push_journal.hpp"
 
 #include "linetune/core/error.hpp"
+#include "linetune/io/json_file.hpp"
 #include "linetune/io/text_file_writer.hpp"
 
 #include <fcntl.h>
@@ -154,22 +155,21 @@ void write_push_journal(const std::filesystem::path& path, const PushPlan& plan)
 
 PushPlan read_push_journal(const std::filesystem::path& path) {
     const std::string label = "push journal '" + path.string() + "'";
-    std::ifstream stream(path);
-    if (!stream) {
-        throw Error(label + ": not found or cannot be opened; give the journal of the interrupted push with --journal",
+    std::error_code status_error;
+    const auto status = std::filesystem::status(path, status_error);
+    if (status.type() == std::filesystem::file_type::not_found) {
+        throw Error(label + ": not found; give the journal of the interrupted push with --journal",
                     ErrorKind::configuration);
     }
-    json document;
-    try {
-        document = json::parse(stream);
-    } catch (const json::parse_error& failure) {
-        throw Error(label + ": not valid JSON (" + failure.what() + "); it may have been edited by hand",
+    if (status.type() == std::filesystem::file_type::directory) {
+        throw Error(label + ": is a folder, not a journal file; give the journal of the interrupted push with --journal",
                     ErrorKind::configuration);
     }
-    if (!document.is_object() || document.value("format", std::string()) != journal_format) {
+    const json document = io::parse_json_file(path, label, ErrorKind::configuration);
+    if (!document.is_object() || document.value("format", json()) != journal_format) {
         throw Error(label + ": not a linetune push journal", ErrorKind::configuration);
     }
-    if (document.value("format_version", 0) != journal_format_version) {
+    if (document.value("format_version", json()) != journal_format_version) {
         throw Error(label + ": format_version " + document.value("format_version", json()).dump() + " is not " +
                         std::to_string(journal_format_version) + "; recover with the linetune version that wrote it",
                     ErrorKind::configuration);

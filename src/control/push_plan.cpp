@@ -3,11 +3,11 @@
 #include "linetune/control/parameter_steps.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/correction/corrections_file.hpp"
+#include "linetune/io/json_file.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <fstream>
 
 namespace linetune::control {
 namespace {
@@ -78,9 +78,9 @@ std::map<std::string, ZoneTarget> read_push_targets(const std::filesystem::path&
     const auto settings = correction::read_zone_settings(corrections_path, venue.name);
     const std::string label = "file '" + corrections_path.string() + "'";
 
-    // read_zone_settings has checked that the file is a corrections file of this venue.
-    std::ifstream stream(corrections_path);
-    const auto document = nlohmann::json::parse(stream);
+    // read_zone_settings has checked that the file is a corrections file of this venue, with a
+    // named object per zone; parse_json_file still reports a file changed since as an Error.
+    const auto document = io::parse_json_file(corrections_path, label, ErrorKind::configuration);
 
     std::map<std::string, ZoneTarget> targets;
     for (const auto& entry : document.at("zones")) {

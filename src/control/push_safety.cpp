@@ -1,5 +1,6 @@
 #include "linetune/control/push_safety.hpp"
 
+#include "linetune/analysis/biquad.hpp"
 #include "linetune/control/channel_loudness.hpp"
 #include "linetune/core/format.hpp"
 #include "linetune/core/units.hpp"
@@ -188,6 +189,53 @@ void check_zone_target(const ZoneChecker& check, const ZoneTarget& requested, co
     }
 }
 
+/// Checks one journal snapshot of a channel before it is restored.
+void check_restore_channel(const ZoneChecker& check, const ChannelState& snapshot, const Venue& venue,
+                           const Amplifier& amplifier) {
+    const auto& limits = amplifier.limits;
+    const std::string action = "the journal holds a state linetune will not restore; check the journal, or set the "
+                               "channel by hand and delete the journal";
+    if (check.finite("gain_db", snapshot.gain_db) && !limits.gain_db.contains(snapshot.gain_db)) {
+        check.add("gain_db", signed_db(snapshot.gain_db),
+                  "outside the gain range " + signed_db(limits.gain_db.min) + " to " + signed_db(limits.gain_db.max) +
+                      " of amplifier '" + amplifier.name + "'",
+                  action);
+    }
+    if (check.finite("delay_ms", snapshot.delay_ms) &&
+        !(snapshot.delay_ms >= 0.0 && snapshot.delay_ms <= limits.delay_ms.max)) {
+        check.add("delay_ms", quantity(snapshot.delay_ms, "ms"),
+                  "outside the delay range 0 to " + quantity(limits.delay_ms.max, "ms") + " of amplifier '" +
+                      amplifier.name + "'",
+                  action);
+    }
+    if (snapshot.bands.size() > owned_band_count(amplifier)) {
+        check.add("bands", std::to_string(snapshot.bands.size()),
+                  "more than the " + std::to_string(owned_band_count(amplifier)) + " bands linetune may use on amplifier '" +
+                      amplifier.name + "' (eq.max_bands)",
+                  action);
+    }
+
+    // A disabled band is silent, so only the device's ranges apply to it, not the boost limits.
+    PushSafetyLimits disabled_band_safety = venue.safety;
+    disabled_band_safety.max_band_boost_db = std::numeric_limits<double>::infinity();
+    bool all_valid = true;
+    for (std::size_t b = 0; b < snapshot.bands.size(); ++b) {
+        const auto& band = snapshot.bands[b];
+        const auto& safety = band.enabled ? venue.safety : disabled_band_safety;
+        all_valid = check_band(check, b + 1, analysis::parametric_band_of(band), amplifier, safety) && all_valid;
+    }
+    if (!all_valid) {
+        return;  // the sum needs every band as a valid biquad; the bad bands are reported above
+    }
+    const auto peak = max_eq_sum_db(snapshot.bands, amplifier.profile.sample_rate_hz);
+    if (peak.magnitude_db > venue.safety.max_total_boost_db) {
+        check.add("EQ sum at " + format_significant(peak.freq_hz, 4) + " Hz", signed_db(peak.magnitude_db),
+                  "above the limit " + signed_db(venue.safety.max_total_boost_db) +
+                      " summed over the enabled bands (safety.max_total_boost_db)",
+                  action);
+    }
+}
+
 }  // namespace
 
 std::string SafetyViolation::describe() const {
@@ -278,6 +326,22 @@ std::vector<SafetyViolation> check_change_limits(const Venue& venue, const PushP
                 check.add("polarity_inverted", channel.target.polarity_inverted ? "true" : "false",
                           "a change from the current polarity, which needs --allow-polarity-change",
                           "check the wiring of the zone first, then push again with --allow-polarity-change");
+            }
+        }
+    }
+    return violations;
+}
+
+std::vector<SafetyViolation> check_restore_limits(const Venue& venue, const PushPlan& journal) {
+    std::vector<SafetyViolation> violations;
+    for (const auto& device : journal.devices) {
+        const Amplifier* amplifier = amplifier_named(venue, device.amplifier);
+        if (amplifier == nullptr) {
+            continue;  // the recovery rejects an amplifier the venue no longer has before this check
+        }
+        for (const auto& channel : device.channels) {
+            if (channel.snapshot_known) {
+                check_restore_channel(ZoneChecker(violations, channel.zone), channel.snapshot, venue, *amplifier);
             }
         }
     }

@@ -250,6 +250,20 @@ ChannelState read_channel_state(DeviceDriver& driver, std::size_t channel, std::
 
 PreparedPush prepare_push(const Venue& venue, const std::map<std::string, ZoneTarget>& targets,
                           const DriverFactory& make_driver, const PushOptions& options) {
+    // An amplifier without a control address is one the user sets by hand: say so before the
+    // limits, whose list would otherwise report it as a value beyond them.
+    for (const auto& zone : venue.zones) {
+        if (targets.count(zone.name) == 0) {
+            continue;
+        }
+        for (const auto& amplifier : venue.amplifiers) {
+            if (amplifier.name == zone.amplifier && amplifier.host.empty()) {
+                throw Error("amplifier '" + amplifier.name + "' has no host/port in the venue file: add them or "
+                            "export the CSV for manual entry ('linetune tune --csv'); nothing was sent",
+                            ErrorKind::configuration);
+            }
+        }
+    }
     if (const auto violations = check_target_limits(venue, targets); !violations.empty()) {
         throw safety_error(venue.name, violations);
     }
@@ -380,39 +394,100 @@ PushReport execute_push(PreparedPush& push, const std::filesystem::path& journal
     return report;
 }
 
-PushReport recover_push(const Venue& venue, const std::filesystem::path& journal_path, const DriverFactory& make_driver,
-                        const PushOptions& options) {
-    const PushPlan plan = read_push_journal(journal_path);
-    if (plan.venue_name != venue.name) {
-        throw Error("push journal '" + journal_path.string() + "' was written for venue '" + plan.venue_name + "', not '" +
-                        venue.name + "'; give the venue file of that push (it was '" + plan.venue_file.string() + "')",
+PreparedRecovery prepare_recovery(const Venue& venue, const std::filesystem::path& journal_path,
+                                  const DriverFactory& make_driver, const PushOptions& /*options*/) {
+    PreparedRecovery recovery;
+    recovery.journal = read_push_journal(journal_path);
+    const PushPlan& journal = recovery.journal;
+    if (journal.venue_name != venue.name) {
+        throw Error("push journal '" + journal_path.string() + "' was written for venue '" + journal.venue_name +
+                        "', not '" + venue.name + "'; give the venue file of that push (it was '" +
+                        journal.venue_file.string() + "')",
                     ErrorKind::configuration);
     }
 
-    // Every device is made and checked before any is written to.
-    std::vector<Amplifier> amplifiers;
-    std::vector<std::unique_ptr<DeviceDriver>> drivers;
-    for (const auto& device : plan.devices) {
-        amplifiers.push_back(amplifier_named(venue, device.amplifier));
-        drivers.push_back(make_driver(amplifiers.back()));
-        if (drivers.back()->description() != device.device) {
+    // Every device is made and checked before any is connected to or written to.
+    auto& push = recovery.restore;
+    push.plan.venue_name = journal.venue_name;
+    push.plan.venue_file = venue.file;
+    for (const auto& device : journal.devices) {
+        push.amplifiers.push_back(amplifier_named(venue, device.amplifier));
+        push.drivers.push_back(make_driver(push.amplifiers.back()));
+        if (push.drivers.back()->description() != device.device) {
             throw Error("push journal '" + journal_path.string() + "': amplifier '" + device.amplifier + "' was " +
-                            device.device + " during the push but the venue now gives " + drivers.back()->description() +
-                            "; restore the venue file's address of that push",
+                            device.device + " during the push but the venue now gives " +
+                            push.drivers.back()->description() + "; restore the venue file's address of that push",
                         ErrorKind::configuration);
         }
     }
+    if (const auto violations = check_restore_limits(venue, journal); !violations.empty()) {
+        std::string message = "push journal '" + journal_path.string() + "': recovery of venue '" + venue.name +
+                              "' rejected, nothing was sent: " + std::to_string(violations.size()) +
+                              " value(s) of the saved state beyond the limits";
+        for (const auto& violation : violations) {
+            message += "\n  " + violation.describe();
+        }
+        throw Error(message, ErrorKind::configuration);
+    }
 
+    // What each channel holds now, so the restore can be shown as a change from it.
+    for (std::size_t d = 0; d < journal.devices.size(); ++d) {
+        const auto& saved = journal.devices[d];
+        auto& driver = *push.drivers[d];
+        const auto& amplifier = push.amplifiers[d];
+        driver.connect();
+        const bool readable = driver.can_read_back();
+        DevicePlan device{saved.amplifier, saved.device, {}};
+        std::vector<ChannelWritePlan> orders;
+        for (const auto& channel : saved.channels) {
+            ChannelPlan shown = channel;
+            shown.snapshot_known = readable && channel.snapshot_known;
+            shown.target = channel.snapshot;
+            shown.snapshot = shown.snapshot_known
+                                 ? read_channel_state(driver, channel.channel, channel.snapshot.bands.size())
+                                 : channel.snapshot;
+            orders.push_back(order_channel_writes(channel.channel, shown.snapshot, shown.target, amplifier.limits,
+                                                  amplifier.profile.sample_rate_hz));
+            device.channels.push_back(std::move(shown));
+        }
+        push.plan.devices.push_back(std::move(device));
+        push.orders.push_back(std::move(orders));
+    }
+    for (const WritePhase phase : write_phases) {
+        for (std::size_t d = 0; d < push.orders.size(); ++d) {
+            for (const auto& order : push.orders[d]) {
+                for (const auto& phased : order.writes) {
+                    if (phased.phase == phase) {
+                        push.writes.push_back({d, phase, phased.write});
+                    }
+                }
+            }
+        }
+    }
+    return recovery;
+}
+
+PushReport execute_recovery(PreparedRecovery& recovery, const std::filesystem::path& journal_path,
+                            const PushOptions& options) {
+    const PushPlan& journal = recovery.journal;
+    auto& push = recovery.restore;
     PushReport report;
-    report.venue_name = plan.venue_name;
+    report.venue_name = journal.venue_name;
     report.recovery = true;
     report.journal = journal_path;
-    for (std::size_t d = 0; d < plan.devices.size(); ++d) {
-        DeviceResult result{plan.devices[d].amplifier, plan.devices[d].device, DeviceOutcome::unchanged, 0, {}};
-        report.devices.push_back(restore_device(*drivers[d], plan.devices[d], amplifiers[d], options, true, result));
+    for (std::size_t d = 0; d < journal.devices.size(); ++d) {
+        DeviceResult result{journal.devices[d].amplifier, journal.devices[d].device, DeviceOutcome::unchanged, 0, {}};
+        report.devices.push_back(
+            restore_device(*push.drivers[d], journal.devices[d], push.amplifiers[d], options, true, result));
     }
-    settle_journal(report, plan);
+    settle_journal(report, journal);
     return report;
+}
+
+PushReport recover_push(const Venue& venue, const std::filesystem::path& journal_path, const DriverFactory& make_driver,
+                        const PushOptions& options) {
+    auto recovery = prepare_recovery(venue, journal_path, make_driver, options);
+    return execute_recovery(recovery, journal_path, options);
 }
 
 }  // namespace linetune::control

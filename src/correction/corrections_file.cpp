@@ -1,10 +1,10 @@
 #include "linetune/correction/corrections_file.hpp"
 
 #include "linetune/core/error.hpp"
+#include "linetune/io/json_file.hpp"
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 
 namespace linetune::correction {
@@ -95,6 +95,52 @@ double required_number(const json& object, const char* key, const std::string& w
     return object.at(key).get<double>();
 }
 
+/// Reads one entry of a zone's "bands" list; where names the file, zone and band.
+analysis::ParametricBand read_band(const json& band, const std::string& where) {
+    if (!band.is_object()) {
+        throw Error(where + ": must be a JSON object {\"type\", \"freq_hz\", \"gain_db\", \"q\"}, not " + band.dump(),
+                    ErrorKind::configuration);
+    }
+    const auto found_type = band.find("type");
+    if (found_type == band.end() || !found_type->is_string()) {
+        throw Error(where + ": \"type\" is missing or not a string (one of peaking, low_shelf, high_shelf, "
+                            "high_pass, low_pass)",
+                    ErrorKind::configuration);
+    }
+    const std::string type_name = found_type->get<std::string>();
+    const auto type = analysis::parse_filter_type(type_name);
+    if (!type) {
+        throw Error(where + ": type '" + type_name + "' is not one of peaking, low_shelf, high_shelf, high_pass, low_pass",
+                    ErrorKind::configuration);
+    }
+    return {*type, required_number(band, "freq_hz", where), required_number(band, "gain_db", where),
+            required_number(band, "q", where)};
+}
+
+/// Reads one entry of the "zones" list; label names the file.
+std::pair<std::string, ZoneSetting> read_zone(const json& zone, const std::string& label) {
+    if (!zone.is_object() || !zone.contains("zone") || !zone.at("zone").is_string()) {
+        throw Error(label + ": a zone entry has no \"zone\" name", ErrorKind::configuration);
+    }
+    const std::string name = zone.at("zone").get<std::string>();
+    const std::string where = label + ", zone '" + name + "'";
+    ZoneSetting setting;
+    setting.delay_ms = required_number(zone, "delay_ms", where);
+    setting.gain_db = required_number(zone, "gain_db", where);
+
+    const auto bands = zone.find("bands");
+    if (bands != zone.end() && !bands->is_array()) {
+        throw Error(where + ": \"bands\" must be a JSON array [...], not " + std::string(bands->type_name()),
+                    ErrorKind::configuration);
+    }
+    if (bands != zone.end()) {
+        for (const auto& band : *bands) {
+            setting.bands.push_back(read_band(band, where + ", band " + std::to_string(setting.bands.size() + 1)));
+        }
+    }
+    return {name, setting};
+}
+
 }  // namespace
 
 json corrections_json(const TuningResult& result) {
@@ -124,26 +170,18 @@ std::string corrections_csv(const TuningResult& result) {
 
 std::map<std::string, ZoneSetting> read_zone_settings(const std::filesystem::path& path, const std::string& venue_name) {
     const std::string label = "file '" + path.string() + "'";
-    std::error_code error;
-    if (!std::filesystem::is_regular_file(path, error)) {
-        throw Error(label + ": not found or not a regular file; give the corrections file that was active while measuring",
-                    ErrorKind::configuration);
-    }
-    std::ifstream stream(path);
-    if (!stream) {
-        throw Error(label + ": cannot be opened; check the path", ErrorKind::configuration);
-    }
-    json document;
-    try {
-        document = json::parse(stream);
-    } catch (const json::parse_error& failure) {
-        throw Error(label + ": not valid JSON (" + failure.what() + ")", ErrorKind::configuration);
-    }
+    const json document = io::parse_json_file(path, label, ErrorKind::configuration);
     if (!document.is_object() || !document.contains("zones") || !document.at("zones").is_array()) {
         throw Error(label + ": not a corrections file (no \"zones\" list)", ErrorKind::configuration);
     }
 
-    const std::string file_venue = document.value("venue", std::string());
+    const auto found_venue = document.find("venue");
+    if (found_venue == document.end() || !found_venue->is_string()) {
+        throw Error(label + ": \"venue\" is missing or not a string; a corrections file names the venue it was made "
+                            "for, so write it again with 'linetune tune --out'",
+                    ErrorKind::configuration);
+    }
+    const std::string file_venue = found_venue->get<std::string>();
     if (file_venue != venue_name) {
         throw Error(label + ": it was made for venue '" + file_venue + "', not '" + venue_name +
                         "'; give the corrections file of this venue",
@@ -152,24 +190,12 @@ std::map<std::string, ZoneSetting> read_zone_settings(const std::filesystem::pat
 
     std::map<std::string, ZoneSetting> settings;
     for (const auto& zone : document.at("zones")) {
-        if (!zone.is_object() || !zone.contains("zone") || !zone.at("zone").is_string()) {
-            throw Error(label + ": a zone entry has no \"zone\" name", ErrorKind::configuration);
+        auto [name, setting] = read_zone(zone, label);
+        if (settings.contains(name)) {
+            throw Error(label + ": zone '" + name + "' is listed twice; keep one entry per zone",
+                        ErrorKind::configuration);
         }
-        const std::string where = label + ", zone '" + zone.at("zone").get<std::string>() + "'";
-        ZoneSetting setting;
-        setting.delay_ms = required_number(zone, "delay_ms", where);
-        setting.gain_db = required_number(zone, "gain_db", where);
-        for (const auto& band : zone.value("bands", json::array())) {
-            const std::string type_name = band.value("type", "");
-            const auto type = analysis::parse_filter_type(type_name);
-            if (!type) {
-                throw Error(where + ": band type '" + type_name + "' is not one of peaking, low_shelf, high_shelf, "
-                            "high_pass, low_pass", ErrorKind::configuration);
-            }
-            setting.bands.push_back({*type, required_number(band, "freq_hz", where), required_number(band, "gain_db", where),
-                                     required_number(band, "q", where)});
-        }
-        settings[zone.at("zone").get<std::string>()] = setting;
+        settings.emplace(name, std::move(setting));
     }
     return settings;
 }

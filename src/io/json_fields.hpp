@@ -5,6 +5,7 @@
 // reported in one error.
 
 #include "linetune/core/error.hpp"
+#include "linetune/io/json_file.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -56,32 +57,11 @@ inline Error make_problems_error(const std::string& head, const std::vector<std:
     return Error(message, ErrorKind::configuration);
 }
 
-/// Parses a whole JSON file; head names the file in messages ("venue 'v.json'"). nlohmann
-/// reports the byte offset where parsing stopped (the last character of the unexpected token),
-/// which is converted here to a 1-based line and column.
+/// Parses a whole JSON file; head names the file in messages ("venue 'v.json'"). Every failure
+/// (no such file, a folder, a syntax error, a number beyond the double range) is an Error
+/// (configuration) naming the file.
 inline nlohmann::json parse_json_file(const std::filesystem::path& path, const std::string& head) {
-    std::ifstream stream(path, std::ios::binary);
-    if (!stream) {
-        throw Error(head + ": file not found or not readable; check the path", ErrorKind::configuration);
-    }
-    const std::string text{std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
-
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& error) {
-        // error.byte counts from 1 and points at the byte where parsing stopped.
-        const auto offset = std::min<std::size_t>(error.byte == 0 ? 0 : error.byte - 1, text.size());
-        const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n');
-        const auto line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
-        const auto column = line_start == std::string::npos || offset == 0 ? offset + 1 : offset - line_start;
-
-        const std::string what = error.what();
-        const auto reason_at = what.find("syntax error");
-        const std::string reason = reason_at == std::string::npos ? what : what.substr(reason_at);
-        throw Error(head + ": invalid JSON at line " + std::to_string(line) + ", column " +
-                        std::to_string(column) + ": " + reason + "; fix the syntax and load the file again",
-                    ErrorKind::configuration);
-    }
+    return io::parse_json_file(path, head, ErrorKind::configuration);
 }
 
 /// Reader of one JSON object that records a problem, prefixed with the object's context

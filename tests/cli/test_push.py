@@ -329,7 +329,7 @@ class PushTest(unittest.TestCase):
         mixed = amp.state()
         self.assertNotEqual(mixed[:2], before[:2])
 
-        code, out, err = run_linetune("push", "--recover", "--venue", venue_path, "--journal", journal)
+        code, out, err = run_linetune("push", "--recover", "--venue", venue_path, "--journal", journal, "--yes")
 
         self.assertEqual(code, 0, err + out)
         self.assertIn("recovery of venue 'push test venue'", out)
@@ -374,6 +374,143 @@ class PushTest(unittest.TestCase):
 
         self.assertEqual(code, 2, err)
         self.assertIn("not found", err)
+
+    def write_journal(self, folder, venue_path, amp, edit):
+        """A journal as a push to amp leaves it, its snapshot of channel 1 changed by edit."""
+        _, out, _ = run_linetune("push", write_json(os.path.join(folder, "one-zone.json"), corrections(
+            [zone("left", 1, -6.0, 1.5, [])])), "--venue", venue_path, "--dry-run", check_exit=0)
+        device = out.split("zone 'left' on amp-1 channel 1")[0].strip().splitlines()[-1].strip()
+        snapshot = amp.state()[0]
+        edit(snapshot)
+        return write_json(os.path.join(folder, "journal.json"), {
+            "format": "linetune push journal", "format_version": 1, "venue": VENUE_NAME, "venue_file": venue_path,
+            "devices": [{"amplifier": "amp-1", "device": device, "channels": [
+                {"zone": "left", "channel": 1, "snapshot_known": True, "snapshot": snapshot,
+                 "target": amp.state()[0]}]}]}), device
+
+    def test_recover_dry_run_shows_change_sends_nothing(self):
+        folder, amp, venue_path, _ = self.start_amp("recover-dry-run")
+        journal, _ = self.write_journal(folder, venue_path, amp, lambda channel: channel.update(gain_db=-9.0))
+        before = amp.state()
+
+        code, out, err = run_linetune("push", "--recover", "--venue", venue_path, "--journal", journal, "--dry-run")
+
+        self.assertEqual(code, 0, err + out)
+        self.assertIn("zone 'left' on amp-1 channel 1", out)
+        self.assertIn("-6.00 -> -9.00 dB", out)
+        self.assertIn("dry run: nothing was sent", out)
+        self.assertEqual(amp.state(), before)
+        self.assertTrue(os.path.exists(journal))
+
+    def test_recover_without_terminal_or_yes_refused(self):
+        folder, amp, venue_path, _ = self.start_amp("recover-no-yes")
+        journal, _ = self.write_journal(folder, venue_path, amp, lambda channel: channel.update(gain_db=-9.0))
+        before = amp.state()
+
+        code, _, err = run_linetune("push", "--recover", "--venue", venue_path, "--journal", journal)
+
+        self.assertEqual(code, 2, err)
+        self.assertIn("cannot ask for confirmation; give --yes to restore", err)
+        self.assertEqual(amp.state(), before)
+        self.assertTrue(os.path.exists(journal))
+
+    def test_recover_rejects_journal_beyond_profile(self):
+        folder, amp, venue_path, _ = self.start_amp("recover-loud")
+
+        def loud(channel):
+            channel["gain_db"] = 12.0
+            channel["bands"] = [{"enabled": True, "type": "peaking", "freq_hz": 1000.0, "gain_db": 15.0 + 1.0,
+                                 "q": 1.0} for _ in channel["bands"]]
+        journal, _ = self.write_journal(folder, venue_path, amp, loud)
+        before = amp.state()
+
+        code, _, err = run_linetune("push", "--recover", "--venue", venue_path, "--journal", journal, "--yes")
+
+        self.assertEqual(code, 2, err)
+        self.assertIn("rejected, nothing was sent", err)
+        self.assertIn("band 1 gain_db +16 dB", err)
+        self.assertIn("safety.max_total_boost_db", err)
+        self.assertEqual(amp.state(), before)
+        self.assertTrue(os.path.exists(journal))
+
+    def test_recover_restores_gain_rise_beyond_push_limit(self):
+        folder, amp, venue_path, _ = self.start_amp("recover-gain-rise")
+        # -6 dB now, +4 dB saved: 10 dB above, where a push allows +3 dB.
+        journal, _ = self.write_journal(folder, venue_path, amp, lambda channel: channel.update(gain_db=4.0))
+
+        code, out, err = run_linetune("push", "--recover", "--venue", venue_path, "--journal", journal, "--yes")
+
+        self.assertEqual(code, 0, err + out)
+        self.assertIn("-6.00 -> +4.00 dB", out)
+        self.assertIn(": restored", out)
+        self.assertAlmostEqual(amp.state()[0]["gain_db"], 4.0, delta=FLOAT32_TOLERANCE)
+        self.assertFalse(os.path.exists(journal))
+
+    def test_folders_as_paths_rejected_clearly(self):
+        folder, amp, venue_path, corrections_path = self.start_amp("folders")
+        adir = os.path.join(folder, "adir")
+        os.makedirs(adir)
+        before = amp.state()
+        cases = [
+            (("push", adir, "--venue", venue_path, "--yes"), "is a folder, not a file"),
+            (("push", corrections_path, "--venue", adir, "--yes"), "is a folder, not a file"),
+            (("push", corrections_path, "--venue", venue_path, "--journal", adir, "--yes"), "is a folder; give a file"),
+            (("push", "--recover", "--venue", venue_path, "--journal", adir, "--yes"), "is a folder; give a file"),
+            (("tune", adir), "is a folder, not a file"),
+        ]
+        for args, expected in cases:
+            with self.subTest(args=args):
+                code, _, err = run_linetune(*args)
+                self.assertEqual(code, 2, err)
+                self.assertIn(adir, err)
+                self.assertIn(expected, err)
+                self.assertNotIn("active while measuring", err)
+                self.assertNotIn("earlier push was interrupted", err)
+        self.assertEqual(amp.state(), before)
+
+    def test_bad_corrections_json_rejected_with_key(self):
+        folder, amp, venue_path, _ = self.start_amp("bad-corrections")
+        good = default_corrections()
+        bad_band = dict(good["zones"][0], bands=["peaking"])
+        type_number = dict(good["zones"][0], bands=[{"type": 3, "freq_hz": 1000, "gain_db": 0, "q": 1}])
+        cases = {
+            "venue-number": (dict(good, venue=5), '"venue" is missing or not a string'),
+            "bands-number": (dict(good, zones=[dict(good["zones"][0], bands=5)]), '"bands" must be a JSON array'),
+            "band-string": (dict(good, zones=[bad_band]), "zone 'left', band 1: must be a JSON object"),
+            "type-number": (dict(good, zones=[type_number]), "zone 'left', band 1: \"type\" is missing or not"),
+            "zone-twice": (dict(good, zones=[good["zones"][0], dict(good["zones"][0], gain_db=-6.0)]),
+                           "zone 'left' is listed twice"),
+        }
+        before = amp.state()
+        for name, (document, expected) in cases.items():
+            with self.subTest(case=name):
+                path = write_json(os.path.join(folder, name + ".json"), document)
+                code, _, err = run_linetune("push", path, "--venue", venue_path, "--dry-run")
+                self.assertEqual(code, 2, err)
+                self.assertIn(path, err)
+                self.assertIn(expected, err)
+        with self.subTest(case="overflow"):
+            path = os.path.join(folder, "overflow.json")
+            with open(path, "w") as handle:
+                handle.write(json.dumps(good).replace('"gain_db": -7.5', '"gain_db": 1e999'))
+            code, _, err = run_linetune("push", path, "--venue", venue_path, "--dry-run")
+            self.assertEqual(code, 2, err)
+            self.assertIn("in the value of 'gain_db': number overflow", err)
+        self.assertEqual(amp.state(), before)
+
+    def test_amplifier_without_host_named(self):
+        folder, _, _, corrections_path = self.start_amp("no-host")
+        document = venue(0)
+        del document["amplifiers"][0]["host"]
+        del document["amplifiers"][0]["port"]
+        venue_path = write_json(os.path.join(folder, "venue-no-host.json"), document)
+
+        code, _, err = run_linetune("push", corrections_path, "--venue", venue_path, "--dry-run")
+
+        self.assertEqual(code, 2, err)
+        self.assertIn("amplifier 'amp-1' has no host/port in the venue file: add them or export the CSV for manual "
+                      "entry", err)
+        self.assertNotIn("beyond the limits", err)
 
 
 if __name__ == "__main__":

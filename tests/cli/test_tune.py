@@ -474,7 +474,7 @@ class BadInputs(unittest.TestCase):
 
     def test_applied_folder_rejected(self):
         err = self.tune_fails(WAREHOUSE, 2, "--applied", scratch("bad"))
-        self.assertIn("not found or not a regular file", err)
+        self.assertIn("is a folder, not a file", err)
 
     def test_out_into_a_missing_folder_writes_nothing(self):
         csv_path = os.path.join(os.path.dirname(scratch("bad", "placeholder")), "missing-folder", "x.csv")
@@ -485,6 +485,31 @@ class BadInputs(unittest.TestCase):
         self.assertEqual(code, 2, err)
         self.assertIn("does not exist; create it first", err)
         self.assertFalse(os.path.exists(out_path))
+
+
+class MalformedInputs(unittest.TestCase):
+    """Malformed venue and corrections files end with a clear error, never an abort."""
+
+    def test_venue_number_overflow_names_key(self):
+        folder = fresh_scratch_dir("overflow")
+        with open(WAREHOUSE) as handle:
+            text = handle.read()
+        venue_path = os.path.join(folder, "venue.json")
+        with open(venue_path, "w") as handle:
+            handle.write(text.replace("\"max_distance_m\": 40", "\"max_distance_m\": 1e999", 1))
+        code, out, err = run_linetune("tune", venue_path)
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertIn(venue_path, err)
+        self.assertIn("in the value of 'max_distance_m': number overflow", err)
+
+    def test_applied_venue_of_wrong_type_rejected(self):
+        applied = write_json(scratch("bad", "applied-venue-number.json"),
+                             {"venue": 5, "zones": [{"zone": "main", "delay_ms": 0, "gain_db": 0}]})
+        code, _, err = run_linetune("tune", WAREHOUSE, "--applied", applied)
+        self.assertEqual(code, 2, err)
+        self.assertIn(applied, err)
+        self.assertIn('"venue" is missing or not a string', err)
 
 
 if __name__ == "__main__":

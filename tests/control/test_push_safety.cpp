@@ -4,11 +4,13 @@
 #include "test_push_support.hpp"
 #include "test_support.hpp"
 
+#include "linetune/control/push_plan.hpp"
 #include "linetune/control/push_safety.hpp"
 #include "linetune/control/push_transaction.hpp"
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -148,7 +150,9 @@ TEST_SUITE("push safety limits") {
 
         const auto message = rejection(venue, rig, {{"zone-1", zone_target(0.0, 0.0)}});
 
-        CHECK(message.find("amplifier 'amp-1' is not reachable") != std::string::npos);
+        CHECK(message.find("amplifier 'amp-1' has no host/port in the venue file: add them or export the CSV for "
+                           "manual entry") != std::string::npos);
+        CHECK(message.find("beyond the limits") == std::string::npos);
         CHECK(rig["amp-1"].operations == 0);
     }
 
@@ -180,6 +184,64 @@ TEST_SUITE("push safety limits") {
 
         CHECK(peak.magnitude_db == doctest::Approx(7.0).epsilon(1e-9));
         CHECK(peak.freq_hz == 1234.5);
+    }
+}
+
+/// Writes a corrections file of the memory venue whose first zone entry is zone_json.
+std::filesystem::path corrections_with(const std::string& name, const std::string& zones_json,
+                                       const std::string& venue_json = "\"memory venue\"") {
+    return test::write_file(test::scratch_dir("push-corrections") / (name + ".json"),
+                            R"({"format": "linetune corrections", "format_version": 1, "venue": )" + venue_json +
+                                R"(, "zones": [)" + zones_json + "]}");
+}
+
+TEST_SUITE("corrections file for a push") {
+    TEST_CASE("bad corrections files rejected with file and key") {
+        const auto venue = test::memory_venue(1);
+        struct BadFile {
+            const char* name;
+            std::string zones;
+            std::string venue_json;
+            std::string expected;
+        };
+        const std::string good_zone = R"({"zone": "zone-1", "delay_ms": 0, "gain_db": 0)";
+        const std::vector<BadFile> cases{
+            {"venue-number", good_zone + "}", "5", "\"venue\" is missing or not a string"},
+            {"bands-number", good_zone + R"(, "bands": 5})", "\"memory venue\"", "\"bands\" must be a JSON array"},
+            {"band-string", good_zone + R"(, "bands": ["peaking"]})", "\"memory venue\"",
+             "zone 'zone-1', band 1: must be a JSON object"},
+            {"type-number", good_zone + R"(, "bands": [{"type": 3, "freq_hz": 1000, "gain_db": 0, "q": 1}]})",
+             "\"memory venue\"", "zone 'zone-1', band 1: \"type\" is missing or not a string"},
+            {"gain-overflow", R"({"zone": "zone-1", "delay_ms": 0, "gain_db": 1e999})", "\"memory venue\"",
+             "in the value of 'gain_db': number overflow"},
+            {"zone-twice", good_zone + "}, " + good_zone + R"(, "gain_db": -6})", "\"memory venue\"",
+             "zone 'zone-1' is listed twice"},
+        };
+        for (const auto& bad : cases) {
+            CAPTURE(bad.name);
+            const auto path = corrections_with(bad.name, bad.zones, bad.venue_json);
+            std::string message;
+            ErrorKind kind = ErrorKind::input;
+            try {
+                control::read_push_targets(path, venue);
+            } catch (const Error& error) {
+                message = error.what();
+                kind = error.kind();
+            }
+            CHECK(kind == ErrorKind::configuration);
+            CHECK(message.find(path.string()) != std::string::npos);
+            CHECK(message.find(bad.expected) != std::string::npos);
+        }
+    }
+
+    TEST_CASE("corrections folder rejected as a folder") {
+        const auto venue = test::memory_venue(1);
+        const auto folder = test::scratch_dir("push-corrections-folder");
+
+        const auto message = test::error_message([&] { control::read_push_targets(folder, venue); });
+
+        CHECK(message.find("is a folder") != std::string::npos);
+        CHECK(message.find("active while measuring") == std::string::npos);
     }
 }
 

@@ -409,6 +409,99 @@ TEST_SUITE("push transaction") {
         CHECK(text.find("stays muted") != std::string::npos);
         CHECK(control::format_write_order(push).find("amp-1 channel 1 gain_db = -3") != std::string::npos);
     }
+
+    TEST_CASE("recover rejects bands beyond the profile") {
+        const auto venue = test::memory_venue(1);
+        test::MemoryRig rig(venue);
+        const auto before = rig["amp-1"].state;
+        const auto journal = journal_in("loud-journal");
+        auto push = control::prepare_push(venue, targets_for(venue), rig.factory(), test::quick_options());
+        // A journal edited by hand: +15.5 dB bands (above the profile's +15 dB), all enabled at 1 kHz.
+        for (auto& band : push.plan.devices[0].channels[0].snapshot.bands) {
+            band = {true, FilterKind::peaking, 1000.0, 15.5, 1.0};
+        }
+        control::write_push_journal(journal, push.plan);
+
+        const auto message =
+            test::error_message([&] { control::recover_push(venue, journal, rig.factory(), test::quick_options()); });
+
+        CHECK(message.find("recovery of venue 'memory venue' rejected, nothing was sent") != std::string::npos);
+        CHECK(message.find("zone 'zone-1': band 1 gain_db +15.5 dB is outside the EQ gain range") != std::string::npos);
+        CHECK(message.find("safety.max_band_boost_db") != std::string::npos);
+        CHECK(rig["amp-1"].writes_received == 0);
+        CHECK(rig["amp-1"].state == before);
+        CHECK(std::filesystem::exists(journal));
+    }
+
+    TEST_CASE("recover rejects a summed boost above the safety limit") {
+        const auto venue = test::memory_venue(1);
+        test::MemoryRig rig(venue);
+        const auto journal = journal_in("summed-boost-journal");
+        auto push = control::prepare_push(venue, targets_for(venue), rig.factory(), test::quick_options());
+        // Four +5 dB bands at 1 kHz: each within the +6 dB band limit, +20 dB summed.
+        for (auto& band : push.plan.devices[0].channels[0].snapshot.bands) {
+            band = {true, FilterKind::peaking, 1000.0, 5.0, 1.0};
+        }
+        control::write_push_journal(journal, push.plan);
+
+        const auto message =
+            test::error_message([&] { control::recover_push(venue, journal, rig.factory(), test::quick_options()); });
+
+        CHECK(message.find("safety.max_total_boost_db") != std::string::npos);
+        CHECK(message.find("max_band_boost_db") == std::string::npos);
+        CHECK(rig["amp-1"].writes_received == 0);
+    }
+
+    TEST_CASE("recover restores a gain rise beyond the push limit") {
+        const auto venue = test::memory_venue(1);
+        test::MemoryRig rig(venue);
+        rig["amp-1"].state = starting_state();
+        rig["amp-1"].state.channels[0].gain_db = 10.0;
+        const auto before = rig["amp-1"].state;
+        const auto journal = journal_in("gain-rise-journal");
+        auto push = control::prepare_push(venue, {{"zone-1", zone_target(4.0, 0.0)}}, rig.factory(),
+                                          test::quick_options());
+        control::write_push_journal(journal, push.plan);
+        rig["amp-1"].state.channels[0].gain_db = -20.0;  // 30 dB below the saved +10 dB
+
+        auto recovery = control::prepare_recovery(venue, journal, rig.factory(), test::quick_options());
+        const auto text = control::format_push_plan(recovery.restore);
+        CHECK(rig["amp-1"].writes_received == 0);
+        CHECK(text.find("-20.00 -> +10.00 dB") != std::string::npos);
+        CHECK_FALSE(recovery.restore.writes.empty());
+
+        const auto report = control::execute_recovery(recovery, journal, test::quick_options());
+        REQUIRE(report.devices.size() == 1);
+        CHECK(report.devices[0].outcome == control::DeviceOutcome::restored);
+        CHECK(rig["amp-1"].state == before);
+        CHECK_FALSE(std::filesystem::exists(journal));
+    }
+
+    TEST_CASE("journal that is a folder is named") {
+        const auto venue = test::memory_venue(1);
+        test::MemoryRig rig(venue);
+        const auto folder = test::scratch_dir("push-journal-folder");
+
+        const auto message =
+            test::error_message([&] { control::recover_push(venue, folder, rig.factory(), test::quick_options()); });
+
+        CHECK(message.find("is a folder") != std::string::npos);
+        CHECK(message.find(folder.string()) != std::string::npos);
+    }
+
+    TEST_CASE("journal number overflow names the key") {
+        const auto venue = test::memory_venue(1);
+        test::MemoryRig rig(venue);
+        const auto journal = journal_in("overflow-journal");
+        test::write_file(journal, R"({"format": "linetune push journal", "format_version": 1e999})");
+
+        const auto message =
+            test::error_message([&] { control::recover_push(venue, journal, rig.factory(), test::quick_options()); });
+
+        CHECK(message.find(journal.string()) != std::string::npos);
+        CHECK(message.find("'format_version'") != std::string::npos);
+        CHECK(message.find("number overflow") != std::string::npos);
+    }
 }
 
 }  // namespace

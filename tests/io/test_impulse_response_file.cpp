@@ -152,6 +152,24 @@ TEST_SUITE("impulse response file") {
         CHECK(message.find("invalid JSON") != std::string::npos);
     }
 
+    TEST_CASE("sidecar number beyond double range names its key") {
+        const fs::path wav = test::scratch_dir("io_ir_sidecar_overflow") / "FOH.wav";
+        io::write_impulse_response(wav, test_impulse_response(), test_origin());
+        const fs::path sidecar = io::impulse_response_sidecar_path(wav);
+        std::string text = read_json(sidecar).dump(2);
+        const auto at = text.find("\"time_zero_sample\": ");
+        REQUIRE(at != std::string::npos);
+        const auto value_start = at + std::string("\"time_zero_sample\": ").size();
+        text.replace(value_start, text.find_first_of(",\n", value_start) - value_start, "1e999");
+        test::write_file(sidecar, text);
+
+        const Error error = read_error(wav);
+        CHECK(error.kind() == ErrorKind::input);
+        const std::string message = error.what();
+        CHECK(message.find("FOH.json") != std::string::npos);
+        CHECK(message.find("in the value of 'time_zero_sample': number overflow") != std::string::npos);
+    }
+
     TEST_CASE("sidecar with an unknown time base is rejected") {
         const fs::path wav = write_with_edited_sidecar("io_ir_sidecar_source", [](nlohmann::json& json) {
             json["time_base"] = "wall_clock";

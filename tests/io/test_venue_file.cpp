@@ -337,4 +337,32 @@ TEST_CASE("hardware folder follows the environment override") {
     CHECK(linetune::io::default_hardware_dir() == built_in);
 }
 
+TEST_CASE("venue path that is a folder is rejected") {
+    const auto dir = linetune::test::scratch_dir("venue_folder");
+    const auto message = error_message([&] { (void)linetune::io::read_venue_file(dir, linetune::io::default_hardware_dir()); });
+    CHECK(message.find("'" + dir.string() + "'") != std::string::npos);
+    CHECK(message.find("is a folder, not a file") != std::string::npos);
+}
+
+TEST_CASE("venue number beyond double range names its key") {
+    const auto dir = linetune::test::scratch_dir("venue_overflow");
+    const auto venue_path = linetune::test::write_file(dir / "overflow.json", R"({
+      "name": "overflow", "max_distance_m": 1e999,
+      "amplifiers": [{"name": "amp", "profile": "generic-dsp"}],
+      "zones": [{"name": "full", "system": "mains", "amplifier": "amp", "channel": 1}],
+      "microphones": [{"name": "m", "input": 1, "zones": {"full": 1}}]
+    })");
+    std::string message;
+    auto kind = linetune::ErrorKind::input;
+    try {
+        (void)linetune::io::read_venue_file(venue_path, linetune::io::default_hardware_dir());
+    } catch (const linetune::Error& error) {
+        message = error.what();
+        kind = error.kind();
+    }
+    CHECK(kind == linetune::ErrorKind::configuration);
+    CHECK(message.find(venue_path.string()) != std::string::npos);
+    CHECK(message.find("in the value of 'max_distance_m': number overflow") != std::string::npos);
+}
+
 }  // TEST_SUITE

@@ -39,6 +39,13 @@ std::vector<SafetyViolation> check_change_limits(const Venue& venue, const PushP
                                                  const std::map<std::string, ZoneTarget>& targets,
                                                  bool allow_polarity_change);
 
+/// Checks the snapshots of a push journal before they are restored: gain and delay inside the
+/// amplifier's ranges, at most its owned band count, and every band inside its EQ ranges (type,
+/// frequency below Nyquist, gain, Q). Enabled bands also obey safety.max_band_boost_db and their
+/// summed magnitude safety.max_total_boost_db. safety.max_gain_increase_db and the delay limit
+/// from max_distance_m do not apply: the state before a push was set by hand and may exceed them.
+std::vector<SafetyViolation> check_restore_limits(const Venue& venue, const PushPlan& journal);
+
 /// The configuration Error that lists every violation and states that nothing was sent.
 Error safety_error(const std::string& venue_name, const std::vector<SafetyViolation>& violations);
 

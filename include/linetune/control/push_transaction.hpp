@@ -100,10 +100,30 @@ PreparedPush prepare_push(const Venue& venue, const std::map<std::string, ZoneTa
 /// when the journal exists already (an earlier push was interrupted) or cannot be written.
 PushReport execute_push(PreparedPush& push, const std::filesystem::path& journal_path, const PushOptions& options);
 
-/// Restores every device of a journal left by an interrupted push to its snapshot, with the safe
-/// order and read-back, and removes the journal when all were restored. Throws Error
-/// (configuration) before any write when the journal is unreadable, was written for another
-/// venue, or names an amplifier the venue no longer has at the same address.
+/// A checked recovery that has sent nothing yet. restore is shown like a push: each channel's
+/// snapshot is what the device holds now and its target is the journal's snapshot, with the writes
+/// of a first restore attempt in sending order.
+struct PreparedRecovery {
+    PushPlan journal;     ///< the journal as read
+    PreparedPush restore;
+};
+
+/// Reads the journal of an interrupted push, connects to each of its amplifiers, reads what their
+/// channels hold now and checks the journal's snapshot against each amplifier's effective limits
+/// and the venue's safety.max_band_boost_db and safety.max_total_boost_db. The gain-increase
+/// limit does not apply, because the state before a push may legitimately be louder. Sends no
+/// write. Throws Error (configuration) when the journal is unreadable, was written for another
+/// venue, names an amplifier the venue no longer has at the same address, or holds a value beyond
+/// a limit; Error (device) when a device does not respond.
+PreparedRecovery prepare_recovery(const Venue& venue, const std::filesystem::path& journal_path,
+                                  const DriverFactory& make_driver, const PushOptions& options);
+
+/// Restores every device of a prepared recovery to the journal's snapshot, with the safe order and
+/// read-back, retrying for options.restore_timeout, and removes the journal when all were restored.
+PushReport execute_recovery(PreparedRecovery& recovery, const std::filesystem::path& journal_path,
+                            const PushOptions& options);
+
+/// prepare_recovery followed by execute_recovery, without asking.
 PushReport recover_push(const Venue& venue, const std::filesystem::path& journal_path, const DriverFactory& make_driver,
                         const PushOptions& options);
 
