@@ -54,3 +54,15 @@ else
     meson setup "$build_dir" "$repo_root" >/dev/null
 fi
 ninja -C "$build_dir"
+
+# AES70 test peers: the Node OCP.1 device and AES70.js (npm "aes70") that the control tests run
+# against. ../shared is read-only, so they are copied into the build folder and installed there.
+peers_source="$repo_root/../shared/peers/aes70"
+if [ -d "$peers_source" ] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    rm -rf "$build_dir/aes70-peers"
+    cp -r "$peers_source" "$build_dir/aes70-peers"
+    chmod -R u+w "$build_dir/aes70-peers"
+    (cd "$build_dir/aes70-peers" && npm install --no-audit --no-fund)
+else
+    echo "setup: skipped the AES70 test peers (needs $peers_source, node and npm); their tests skip" >&2
+fi

@@ -1,5 +1,7 @@
 #include "linetune/control/driver_factory.hpp"
 
+#include "linetune/control/aes70/aes70_control_settings.hpp"
+#include "linetune/control/aes70/aes70_driver.hpp"
 #include "linetune/control/osc/osc_control_settings.hpp"
 #include "linetune/control/osc/osc_driver.hpp"
 #include "linetune/core/error.hpp"
@@ -12,10 +14,15 @@ std::unique_ptr<DeviceDriver> make_device_driver(const Amplifier& amplifier, con
                         "' has no \"host\" and \"port\" in the venue file; add its control address to push to it",
                     ErrorKind::configuration);
     }
+    if (uses_aes70(amplifier.profile)) {
+        Aes70DriverOptions options;
+        options.reply_timeout = settings.reply_timeout;
+        return std::make_unique<Aes70Driver>(amplifier, options);
+    }
     if (!uses_osc(amplifier.profile)) {
         throw Error("amplifier '" + amplifier.name + "': profile '" + amplifier.profile_name +
                         "' names no control protocol linetune speaks (its \"control\" object needs \"protocol\": "
-                        "\"osc\"); enter the settings by hand from 'linetune tune --csv'",
+                        "\"osc\" or \"aes70\"); enter the settings by hand from 'linetune tune --csv'",
                     ErrorKind::configuration);
     }
     OscDriverOptions options;
