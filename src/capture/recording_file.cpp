@@ -1,6 +1,7 @@
 #include "linetune/capture/recording_file.hpp"
 
 #include "linetune/core/error.hpp"
+#include "linetune/io/json_file.hpp"
 #include "linetune/io/text_file_writer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -189,17 +190,8 @@ void write_recording_metadata(const std::filesystem::path& json_path, const Reco
 
 RecordingMetadata read_recording_metadata(const std::filesystem::path& json_path) {
     const std::string label = "recording metadata '" + json_path.string() + "'";
-    std::ifstream stream(json_path, std::ios::binary);
-    if (!stream) {
-        throw Error(label + ": not found or not readable; measure the zone again");
-    }
-    const std::string text{std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
-    json document;
-    try {
-        document = json::parse(text);
-    } catch (const json::parse_error& failure) {
-        throw Error(label + ": invalid JSON (" + failure.what() + "); measure the zone again");
-    }
+    // Every JSON fault (syntax, a number beyond double range, a folder) names the file.
+    const json document = io::parse_json_file(json_path, label, ErrorKind::input);
     try {
         return metadata_from_json(document);
     } catch (const Error& failure) {

@@ -446,4 +446,12 @@ TEST_SUITE("measure") {
     }
 }
 
+    TEST_CASE("recording metadata with a number beyond double range names the file and key") {
+        const fs::path path = test::write_file(test::scratch_dir("capture_metadata_overflow") / "recording.json",
+                                               R"({"format": "linetune recording", "sample_rate_hz": 1e999})");
+        const std::string message = test::error_message([&] { (void)capture::read_recording_metadata(path); });
+        CHECK(message.find(path.string()) != std::string::npos);
+        CHECK(message.find("sample_rate_hz") != std::string::npos);
+        CHECK(message.find("number overflow") != std::string::npos);
+    }
 }  // namespace
