@@ -32,7 +32,7 @@ Command add_tune_command(CLI::App& app);
 /// restore), or restores an interrupted push with --recover.
 Command add_push_command(CLI::App& app);
 
-/// Registers `run`: the main job (today: --dry-run on stored measurements).
+/// Registers `run`: the main job (measure, tune, push, verify) on a venue, the simulated rig or stored measurements.
 Command add_run_command(CLI::App& app);
 
 /// Registers `interfaces`: PortAudio host APIs and devices with channel counts and sample rates.

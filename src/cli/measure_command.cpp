@@ -1,3 +1,4 @@
+#include "audio_stream_setup.hpp"
 #include "commands.hpp"
 
 #include "linetune/capture/impulse_responses.hpp"
@@ -10,8 +11,6 @@
 #include "linetune/io/text_file_writer.hpp"
 #include "linetune/io/venue_file.hpp"
 
-#include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -39,33 +38,6 @@ struct MeasureArguments {
     double tail_s = 2.0;  ///< covers the decay of most arenas; give the room's T60 when longer
     double level_dbfs = -12.0;
     std::size_t max_passes = 2;  ///< see capture::MeasureOptions::max_passes
-};
-
-/// The stream that SIGINT and SIGTERM fade out; set only while a measurement runs.
-std::atomic<capture::PortAudioCaptureStream*> stream_to_stop{nullptr};
-
-extern "C" void stop_on_signal(int) {
-    if (auto* stream = stream_to_stop.load()) {
-        stream->request_stop();
-    }
-}
-
-/// Installs stop_on_signal for SIGINT and SIGTERM while it lives, then restores the defaults,
-/// so that a second Ctrl-C after the measurement ends the program at once.
-class StopOnSignal {
-public:
-    explicit StopOnSignal(capture::PortAudioCaptureStream& stream) {
-        stream_to_stop.store(&stream);
-        std::signal(SIGINT, stop_on_signal);
-        std::signal(SIGTERM, stop_on_signal);
-    }
-    ~StopOnSignal() {
-        std::signal(SIGINT, SIG_DFL);
-        std::signal(SIGTERM, SIG_DFL);
-        stream_to_stop.store(nullptr);
-    }
-    StopOnSignal(const StopOnSignal&) = delete;
-    StopOnSignal& operator=(const StopOnSignal&) = delete;
 };
 
 /// Returns the zones to measure in this run: the requested ones (or all), less those that
@@ -149,19 +121,9 @@ int run_measure(const MeasureArguments& args) {
     const std::vector<std::string> zones = zones_to_measure(venue, args, session);
 
     if (!zones.empty()) {
-        capture::PortAudioStreamOptions stream_options;
-        stream_options.device = args.device;
-        stream_options.host_api = args.host_api;
-        stream_options.sample_rate_hz = venue.audio_interface.sample_rate_hz;
         const capture::MeasureOptions options = measure_options(args, zones);
-
-        // The whole setup is checked against the device's channel counts before any audio.
-        const capture::AudioDeviceInfo device = capture::find_audio_device(stream_options);
-        StreamFormat expected;
-        expected.sample_rate_hz = stream_options.sample_rate_hz;
-        expected.input_channels = device.input_channels;
-        expected.output_channels = device.output_channels;
-        capture::check_measurement_setup(venue, expected, options);
+        const capture::PortAudioStreamOptions stream_options =
+            checked_stream_options(venue, args.device, args.host_api, options);
 
         std::error_code error;
         fs::create_directories(session, error);

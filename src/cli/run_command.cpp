@@ -1,13 +1,20 @@
+#include "audio_stream_setup.hpp"
 #include "commands.hpp"
+#include "main_job.hpp"
 #include "linetune_version.hpp"
 #include "simulated_job.hpp"
 #include "tuning_output.hpp"
 
+#include "linetune/capture/portaudio_stream.hpp"
 #include "linetune/core/error.hpp"
+#include "linetune/core/format.hpp"
 #include "linetune/correction/corrections_file.hpp"
+#include "linetune/io/device_profile_file.hpp"
 #include "linetune/io/text_file_writer.hpp"
+#include "linetune/io/venue_file.hpp"
 
 #include <filesystem>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -27,6 +34,13 @@ struct RunArguments {
     bool yes = false;
     bool json = false;
     std::uint64_t seed = 1;
+    std::string device;
+    std::string host_api;
+    // The defaults of `linetune measure`: a 5 s sweep at -12 dBFS gives impulse responses well
+    // above the noise of a venue during system tech; a 2 s tail covers the decay of most arenas.
+    double sweep_s = 5.0;
+    double tail_s = 2.0;
+    std::size_t max_passes = 2;  ///< see capture::MeasureOptions::max_passes
 };
 
 std::filesystem::path create_session_folder(const std::string& session_dir) {
@@ -38,6 +52,47 @@ std::filesystem::path create_session_folder(const std::string& session_dir) {
                     ErrorKind::configuration);
     }
     return session;
+}
+
+/// Copies the venue file into the session, so that the session is complete on its own.
+void copy_venue_file(const std::string& venue_path, const std::filesystem::path& session) {
+    std::ifstream venue_stream(venue_path);
+    std::ostringstream venue_text;
+    venue_text << venue_stream.rdbuf();
+    io::write_text_file(session / "venue.json", venue_text.str());
+}
+
+/// The main job on the venue's amplifiers, measuring through a PortAudio interface. The device and
+/// the measurement are checked, and a journal of an interrupted push is looked for, before any sound.
+int run_through_audio_interface(const RunArguments& args) {
+    if (!args.applied_path.empty()) {
+        throw Error("--applied '" + args.applied_path + "' is only for --measurements: measuring through the audio "
+                        "interface reads the settings the amplifiers have now; leave out --applied",
+                    ErrorKind::configuration);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir());
+    MainJobOptions job;
+    job.assume_yes = args.yes;
+    job.dry_run = args.dry_run;
+    job.json = args.json;
+    job.measure.sweep.duration_s = args.sweep_s;
+    job.measure.tail_s = args.tail_s;
+    job.measure.max_passes = args.max_passes;
+    const capture::PortAudioStreamOptions stream_options =
+        checked_stream_options(venue, args.device, args.host_api, job.measure);
+
+    std::ostream& out = job_progress_stream(args.json);
+    job.session_dir = create_session_folder(args.session_dir);
+    remove_previous_results(job.session_dir, false, out);
+    copy_venue_file(args.venue_path, job.session_dir);
+    capture::PortAudioCaptureStream stream(stream_options);
+    const StopOnSignal stop_on_signal(stream);
+    job.setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out << "measuring through " << stream.description() << " at "
+        << format_significant(venue.audio_interface.sample_rate_hz) << " Hz; session folder "
+        << job.session_dir.string() << "/\n";
+    return run_main_job(venue, stream, job);
 }
 
 /// The main job on stored measurements: tune, show, and write a session folder with the venue,
@@ -53,9 +108,6 @@ int run_on_stored_measurements(const RunArguments& args) {
         tune_from_files(args.venue_path, args.measurements_dir, args.applied_path, venue);
     const auto session = create_session_folder(args.session_dir);
 
-    std::ifstream venue_stream(args.venue_path);
-    std::ostringstream venue_text;
-    venue_text << venue_stream.rdbuf();
     nlohmann::json document = correction::corrections_json(result);
     document["linetune_version"] = LINETUNE_VERSION;
 
@@ -64,7 +116,7 @@ int run_on_stored_measurements(const RunArguments& args) {
         plan.push_back({{"amplifier", zone.amplifier}, {"channel", zone.channel}, {"delay_ms", zone.setting.delay_ms},
                         {"gain_db", zone.setting.gain_db}, {"band_count", zone.setting.bands.size()}});
     }
-    io::write_text_file(session / "venue.json", venue_text.str());
+    copy_venue_file(args.venue_path, session);
     io::write_text_file(session / "corrections.json", json_text(document));
     io::write_text_file(session / "corrections.csv", correction::corrections_csv(result));
     io::write_text_file(session / "push-plan.json",
@@ -95,13 +147,12 @@ int run_job(const RunArguments& args) {
         return run_simulated_job(options);
     }
     if (args.venue_path.empty()) {
-        throw Error("run needs a venue file (run VENUE.json --measurements DIR --dry-run) or --simulate",
+        throw Error("run needs a venue file (run VENUE.json, or run VENUE.json --measurements DIR --dry-run) or "
+                    "--simulate",
                     ErrorKind::configuration);
     }
     if (args.measurements_dir.empty()) {
-        throw Error("measuring through an audio interface is not available yet; give --measurements DIR with stored "
-                    "measurements, or try the whole job on the simulated rig with --simulate",
-                    ErrorKind::configuration);
+        return run_through_audio_interface(args);
     }
     return run_on_stored_measurements(args);
 }
@@ -113,14 +164,16 @@ Command add_run_command(CLI::App& app) {
     auto* command = app.add_subcommand(
         "run",
         "The main job: measure every zone, analyse, tune, show the result, push to the amplifiers after "
-        "confirmation, verify and measure again. --simulate does it on the built-in simulated rig and virtual "
-        "amplifier; VENUE.json --measurements DIR --dry-run tunes stored measurements and writes the session only.");
+        "confirmation, verify and measure again. VENUE.json does it on the venue's amplifiers through an audio "
+        "interface (PortAudio); --simulate on the built-in simulated rig and virtual amplifier; VENUE.json "
+        "--measurements DIR --dry-run tunes stored measurements and writes the session only.");
     command->add_option("venue", args->venue_path, "Venue file (JSON): zones, microphones, amplifiers, target");
-    command->add_flag("--simulate", args->simulate,
-                      "Run the whole job on the built-in simulated rig and virtual amplifier (no sound card, no "
-                      "amplifier needed)");
-    command->add_option("--measurements", args->measurements_dir,
-                        "Folder of stored measurements laid out as DIR/ZONE/MIC.wav (or .txt/.csv)");
+    auto* simulate = command->add_flag("--simulate", args->simulate,
+                                       "Run the whole job on the built-in simulated rig and virtual amplifier (no "
+                                       "sound card, no amplifier needed)");
+    auto* measurements = command->add_option("--measurements", args->measurements_dir,
+                                             "Folder of stored measurements laid out as DIR/ZONE/MIC.wav (or "
+                                             ".txt/.csv)");
     command->add_option("--applied", args->applied_path,
                         "Corrections file that was active while measuring; its effect is removed so the result is "
                         "the new absolute setting");
@@ -131,6 +184,26 @@ Command add_run_command(CLI::App& app) {
         ->capture_default_str();
     command->add_option("--session", args->session_dir, "Session folder to write")->capture_default_str();
     command->add_flag("--json", args->json, "Print the result as JSON");
+    const std::vector<CLI::Option*> audio_options = {
+        command->add_option("--device", args->device,
+                            "Part of the audio interface's name, as 'linetune interfaces' lists it (default: the host "
+                            "API's default device)"),
+        command->add_option("--host-api", args->host_api, "Part of the PortAudio host API's name (ALSA, JACK, ...)"),
+        command->add_option("--sweep-s", args->sweep_s, "Sweep length in seconds")
+            ->check(number_in_range(0.1, 60.0, "s"))
+            ->capture_default_str(),
+        command->add_option("--tail-s", args->tail_s,
+                            "Silence recorded after each sweep in seconds; at least the room's decay time (T60)")
+            ->check(number_in_range(0.05, 30.0, "s"))
+            ->capture_default_str(),
+        command->add_option("--max-passes", args->max_passes,
+                            "Passes played per zone while passes have xruns, before the zone fails")
+            ->check(CLI::Range(1, 10))
+            ->capture_default_str(),
+    };
+    for (auto* option : audio_options) {
+        option->excludes(simulate)->excludes(measurements);
+    }
     return {command, [args] { return run_job(*args); }};
 }
 

@@ -1,17 +1,7 @@
 #include "simulated_job.hpp"
-#include "linetune_version.hpp"
-#include "tuning_output.hpp"
+#include "main_job.hpp"
 
-#include "linetune/capture/impulse_responses.hpp"
-#include "linetune/capture/measure.hpp"
-#include "linetune/control/driver_factory.hpp"
 #include "linetune/control/osc/virtual_amplifier.hpp"
-#include "linetune/control/push_plan.hpp"
-#include "linetune/control/push_report.hpp"
-#include "linetune/control/push_transaction.hpp"
-#include "linetune/core/error.hpp"
-#include "linetune/correction/corrections_file.hpp"
-#include "linetune/correction/tuning.hpp"
 #include "linetune/io/device_profile_file.hpp"
 #include "linetune/io/text_file_writer.hpp"
 #include "linetune/io/venue_file.hpp"
@@ -20,19 +10,11 @@
 #include "linetune/simulation/simulated_capture_stream.hpp"
 #include "linetune/simulation/transfer_functions.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdio>
-#include <iostream>
-#include <map>
-#include <string>
-#include <vector>
+#include <ostream>
 
 namespace linetune::cli {
 namespace {
-
-namespace fs = std::filesystem;
 
 // The sweep of the simulated measurement: 2 s from 20 Hz to 20 kHz keeps each pass short while
 // its energy puts the noise floor of the impulse responses far below what the tuning reads. The
@@ -42,258 +24,17 @@ constexpr double sweep_duration_s = 2.0;
 constexpr double sweep_level_dbfs = -12.0;
 constexpr double tail_s = 1.5;
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-/// Wall-clock compute time per step and the sound time the sweeps would take in a real room.
-struct JobTimes {
-    double setup_s = 0.0;           ///< building the rig's transfer functions, starting the amplifier
-    double sound_s = 0.0;           ///< sweeps and tails of every pass, both measurements
-    double measure_s = 0.0;         ///< simulating the passes and writing the recordings
-    double analysis_s = 0.0;        ///< impulse responses from the recordings
-    double tuning_s = 0.0;          ///< averaging, EQ fit, alignment
-    double push_s = 0.0;            ///< snapshot, journal, writes and read-back
-    double verify_s = 0.0;          ///< analysis of the second measurement
-};
-
-/// Sink for the job's progress lines: stdout normally, stderr when stdout carries JSON.
-std::ostream& progress_stream(const SimulatedJobOptions& options) {
-    return options.json ? std::cerr : std::cout;
-}
-
-capture::MeasureOptions measure_options(std::ostream& out) {
-    capture::MeasureOptions options;
-    options.sweep.duration_s = sweep_duration_s;
-    options.sweep.level_dbfs = sweep_level_dbfs;
-    options.tail_s = tail_s;
-    options.progress = [&out](const capture::MeasureProgress& progress) {
-        if (progress.event == capture::MeasureProgress::Event::zone_started) {
-            out << "  measuring zone '" << progress.zone << "' (" << progress.zone_number << "/" << progress.zone_count
-                << ", " << fixed(progress.sound_s, 1) << " s of sound)\n";
-        } else if (progress.event == capture::MeasureProgress::Event::pass_repeated) {
-            out << "  zone '" << progress.zone << "': " << progress.xrun_count << " xrun(s), measuring again\n";
-        }
-    };
-    return options;
-}
-
-/// One measurement of every zone into folder/measurements and its impulse responses into
-/// folder/impulse-responses.
-double measure_session(const Venue& venue, CaptureStream& stream, const fs::path& folder, std::ostream& out,
-                       JobTimes& times) {
-    auto start = Clock::now();
-    const capture::MeasureResult measured = capture::measure(venue, stream, folder, measure_options(out));
-    times.measure_s += seconds_since(start);
-    times.sound_s += measured.sound_s;
-
-    start = Clock::now();
-    const capture::SessionImpulseResponses responses = capture::write_impulse_responses(folder, {});
-    for (const auto& zone : responses.zones) {
-        for (const auto& note : zone.notes) {
-            out << "  zone '" << zone.zone << "': " << note << '\n';
-        }
-    }
-    return seconds_since(start);
-}
-
-/// Settings the amplifier holds now, per zone, read through its control protocol, so that the
-/// tuning removes them and returns absolute settings (re-tuning never stacks).
-std::map<std::string, correction::ZoneSetting> settings_on_amplifier(const Venue& venue) {
-    std::map<std::string, correction::ZoneSetting> applied;
-    for (const auto& amplifier : venue.amplifiers) {
-        const auto driver = control::make_device_driver(amplifier);
-        driver->connect();
-        for (const auto& zone : venue.zones) {
-            if (zone.amplifier != amplifier.name) {
-                continue;
-            }
-            const ChannelState state =
-                control::read_channel_state(*driver, zone.channel, control::owned_band_count(amplifier));
-            correction::ZoneSetting setting;
-            setting.gain_db = state.gain_db;
-            setting.delay_ms = state.delay_ms;
-            for (const auto& band : state.bands) {
-                if (band.enabled) {
-                    setting.bands.push_back(analysis::parametric_band_of(band));
-                }
-            }
-            applied[zone.name] = setting;
-        }
-    }
-    return applied;
-}
-
-bool confirm_push(const SimulatedJobOptions& options, std::ostream& out) {
-    if (options.assume_yes) {
-        return true;
-    }
-    if (isatty(STDIN_FILENO) == 0) {
-        out << "\nnot pushed: confirmation needs a terminal; run again with --yes to push without asking\n";
-        return false;
-    }
-    out << "\npush these settings to the virtual amplifier? [y/N] " << std::flush;
-    std::string answer;
-    std::getline(std::cin, answer);
-    return answer == "y" || answer == "Y" || answer == "yes";
-}
-
-struct ResidualPair {
-    double before_db = 0.0;
-    double after_db = 0.0;
-};
-
-/// The outcome of a mic in a zone's tuning result, or null when the mic was left out.
-const correction::MicOutcome* find_mic(const correction::ZoneOutcome& zone, const std::string& mic) {
-    for (const auto& outcome : zone.mics) {
-        if (outcome.mic == mic) {
-            return &outcome;
-        }
-    }
-    return nullptr;
-}
-
-/// Why the tuning left a mic out of a zone, or "no measurement" when it does not say.
-std::string rejection_reason(const correction::ZoneOutcome& zone, const std::string& mic) {
-    for (const auto& [name, reason] : zone.rejected_mics) {
-        if (name == mic) {
-            return reason;
-        }
-    }
-    return "no measurement";
-}
-
-void print_before_after(std::ostream& out, const correction::TuningResult& before, const correction::TuningResult& after,
-                        const std::vector<simulation::ProbeResidual>& probes_before,
-                        const std::vector<simulation::ProbeResidual>& probes_after, std::vector<std::string>& warnings) {
-    out << "\nmeasured before and after the push: residual RMS in dB (1/6 octave, correctable points of the zone band)\n";
-    char line[200];
-    std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", "zone", "position", "before", "after");
-    out << line;
-    for (std::size_t z = 0; z < before.zones.size() && z < after.zones.size(); ++z) {
-        const auto& zone_before = before.zones[z];
-        const auto& zone_after = after.zones[z];
-        std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", zone_before.zone.c_str(), "average",
-                      fixed(zone_before.residual.rms_before_db, 2).c_str(),
-                      fixed(zone_after.residual.rms_before_db, 2).c_str());
-        out << line;
-        for (const auto& mic : zone_before.mics) {
-            const auto& mic_before = mic.residual;
-            const correction::MicOutcome* after_mic = find_mic(zone_after, mic.mic);
-            if (after_mic == nullptr) {
-                std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", "", ("mic " + mic.mic).c_str(),
-                              fixed(mic_before.rms_before_db, 2).c_str(), "-");
-                out << line;
-                warnings.push_back("zone '" + zone_before.zone + "', mic '" + mic.mic +
-                                   "': left out of the second measurement (" + rejection_reason(zone_after, mic.mic) + ")");
-                continue;
-            }
-            const auto& mic_after = after_mic->residual;
-            std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", "", ("mic " + mic.mic).c_str(),
-                          fixed(mic_before.rms_before_db, 2).c_str(), fixed(mic_after.rms_before_db, 2).c_str());
-            out << line;
-            // 0.1 dB is below what a listener hears and above the run-to-run noise of the measurement.
-            if (mic_after.rms_before_db > mic_before.rms_before_db + 0.1) {
-                warnings.push_back("zone '" + zone_before.zone + "', mic '" + mic.mic +
-                                   "': the residual grew from " + fixed(mic_before.rms_before_db, 2) + " to " +
-                                   fixed(mic_after.rms_before_db, 2) + " dB");
-            }
-        }
-    }
-    out << "\naudience probes not used for fitting (predicted by the simulation, 1/6 octave, whole zone band)\n";
-    for (std::size_t i = 0; i < probes_before.size() && i < probes_after.size(); ++i) {
-        std::snprintf(line, sizeof line, "  %-14s %-22s %8s %8s\n", probes_before[i].zone.c_str(),
-                      ("probe " + probes_before[i].probe).c_str(), fixed(probes_before[i].rms_db, 2).c_str(),
-                      fixed(probes_after[i].rms_db, 2).c_str());
-        out << line;
-        if (probes_after[i].rms_db > probes_before[i].rms_db + 0.1) {
-            warnings.push_back("zone '" + probes_before[i].zone + "', probe '" + probes_before[i].probe +
-                               "': the residual grew from " + fixed(probes_before[i].rms_db, 2) + " to " +
-                               fixed(probes_after[i].rms_db, 2) + " dB");
-        }
-    }
-}
-
-void print_times(std::ostream& out, const JobTimes& times) {
-    // Simulating the passes stands for the sound card, so it is not counted as linetune's compute.
-    const double compute_s = times.analysis_s + times.tuning_s + times.push_s + times.verify_s;
-    out << "\ntime: sound " << fixed(times.sound_s, 1) << " s (sweeps and tails of both measurements); compute "
-        << fixed(compute_s, 2) << " s: analysis " << fixed(times.analysis_s, 2) << " s, tuning "
-        << fixed(times.tuning_s, 2) << " s, push with read-back " << fixed(times.push_s, 2)
-        << " s, analysis of the second measurement " << fixed(times.verify_s, 2) << " s; simulating the passes "
-        << fixed(times.measure_s, 2) << " s, set-up " << fixed(times.setup_s, 2) << " s\n";
-}
-
-nlohmann::json times_json(const JobTimes& times) {
-    return {{"setup_s", times.setup_s},   {"sound_s", times.sound_s},   {"measure_compute_s", times.measure_s},
-            {"analysis_s", times.analysis_s}, {"tuning_s", times.tuning_s}, {"push_s", times.push_s},
-            {"verify_analysis_s", times.verify_s}};
-}
-
-nlohmann::json residuals_json(const correction::TuningResult& before, const correction::TuningResult& after) {
-    nlohmann::json zones = nlohmann::json::array();
-    for (std::size_t z = 0; z < before.zones.size() && z < after.zones.size(); ++z) {
-        nlohmann::json mics = nlohmann::json::array();
-        for (const auto& mic : before.zones[z].mics) {
-            const correction::MicOutcome* after_mic = find_mic(after.zones[z], mic.mic);
-            mics.push_back({{"mic", mic.mic},
-                            {"rms_before_db", mic.residual.rms_before_db},
-                            {"rms_after_db", after_mic == nullptr ? nlohmann::json(nullptr)
-                                                                  : nlohmann::json(after_mic->residual.rms_before_db)}});
-        }
-        zones.push_back({{"zone", before.zones[z].zone},
-                         {"rms_before_db", before.zones[z].residual.rms_before_db},
-                         {"rms_after_db", after.zones[z].residual.rms_before_db},
-                         {"predicted_rms_after_db", before.zones[z].residual.rms_after_db},
-                         {"mics", mics}});
-    }
-    return zones;
-}
-
-nlohmann::json probes_json(const std::vector<simulation::ProbeResidual>& before,
-                           const std::vector<simulation::ProbeResidual>& after) {
-    nlohmann::json probes = nlohmann::json::array();
-    for (std::size_t i = 0; i < before.size() && i < after.size(); ++i) {
-        probes.push_back({{"probe", before[i].probe},
-                          {"zone", before[i].zone},
-                          {"rms_before_db", before[i].rms_db},
-                          {"rms_after_db", after[i].rms_db}});
-    }
-    return probes;
-}
-
-/// Removes what an earlier run wrote into the session folder, so that a run that stops early
-/// never leaves an older summary or second measurement beside new corrections. A journal left by
-/// an earlier simulated run refers to that run's virtual amplifier, which ended with it.
-void remove_previous_results(const fs::path& session, std::ostream& out) {
-    std::error_code error;
-    if (fs::exists(session / "push-journal.json", error)) {
-        out << "note: removed push-journal.json of an earlier simulated run: its virtual amplifier ended with "
-               "that run, so there is nothing to recover\n";
-    }
-    for (const char* name : {"summary.json", "corrections.json", "corrections.csv", "push-journal.json", "after"}) {
-        fs::remove_all(session / name, error);
-        if (error) {
-            throw Error("session folder '" + session.string() + "': '" + name + "' of an earlier run cannot be removed (" +
-                            error.message() + "); remove it or choose another --session",
-                        ErrorKind::configuration);
-        }
-    }
-}
-
 }  // namespace
 
 int run_simulated_job(const SimulatedJobOptions& options) {
-    std::ostream& out = progress_stream(options);
-    const fs::path& session = options.session_dir;
-    JobTimes times;
+    std::ostream& out = job_progress_stream(options.json);
+    const std::filesystem::path& session = options.session_dir;
 
     // The rig and its amplifier: the amplifier's control endpoint runs on 127.0.0.1 in this process
-    // and its state is what the simulated signal path applies.
-    remove_previous_results(session, out);
-    auto start = Clock::now();
+    // and its state is what the simulated signal path applies. A journal of an earlier simulated run
+    // refers to that run's virtual amplifier, which ended with it.
+    remove_previous_results(session, true, out);
+    const auto start = std::chrono::steady_clock::now();
     out << "simulated rig '" << simulation::builtin_venue_name << "': building transfer functions\n";
     const simulation::RigTransferFunctions rig(simulation::builtin_rig());
     SharedAmplifierState amplifier_state(simulation::builtin_initial_amplifier_state());
@@ -305,101 +46,21 @@ int run_simulated_job(const SimulatedJobOptions& options) {
     simulation::SimulatedCaptureOptions capture_options;
     capture_options.noise_seed = options.seed;
     simulation::SimulatedCaptureStream stream(venue, rig, amplifier_state, capture_options);
-    times.setup_s = seconds_since(start);
+
+    MainJobOptions job;
+    job.session_dir = session;
+    job.assume_yes = options.assume_yes;
+    job.dry_run = options.dry_run;
+    job.json = options.json;
+    job.measure.sweep.duration_s = sweep_duration_s;
+    job.measure.sweep.level_dbfs = sweep_level_dbfs;
+    job.measure.tail_s = tail_s;
+    job.push_target = "the virtual amplifier";
+    job.passes_label = "simulating the passes";
+    job.probe_residuals = [&] { return simulation::probe_residuals(rig, venue, amplifier_state.snapshot()); };
+    job.setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     out << "virtual amplifier at " << amplifier.url() << "; session folder " << session.string() << "/\n";
-
-    // Measure and analyse.
-    out << "\nmeasuring " << venue.zones.size() << " zones\n";
-    times.analysis_s = measure_session(venue, stream, session, out, times);
-
-    // Tune, taking the amplifier's present settings out of the measurements.
-    start = Clock::now();
-    correction::TuneOptions tune_options;
-    tune_options.measurements_dir = session / "impulse-responses";
-    tune_options.applied = settings_on_amplifier(venue);
-    const correction::TuningResult tuning = correction::tune_venue(venue, tune_options);
-    times.tuning_s = seconds_since(start);
-    nlohmann::json corrections = correction::corrections_json(tuning);
-    corrections["linetune_version"] = LINETUNE_VERSION;
-    io::write_text_file(session / "corrections.json", json_text(corrections));
-    io::write_text_file(session / "corrections.csv", correction::corrections_csv(tuning));
-    if (!options.json) {
-        out << '\n';
-        print_tuning_result(out, tuning);
-    }
-    if (options.dry_run) {
-        out << "\ndry run: nothing was sent to the amplifier. Session written to " << session.string() << "/\n";
-        if (options.json) {
-            std::cout << json_text(corrections);
-        }
-        return 0;
-    }
-
-    // Push after confirmation: the plan, the safety limits and the journal come first.
-    std::map<std::string, control::ZoneTarget> targets;
-    for (const auto& zone : tuning.zones) {
-        targets[zone.zone].setting = zone.setting;
-    }
-    const control::PushOptions push_options;
-    start = Clock::now();
-    control::PreparedPush prepared = control::prepare_push(
-        venue, targets, [](const Amplifier& amp) { return control::make_device_driver(amp); }, push_options);
-    times.push_s = seconds_since(start);
-    out << '\n' << control::format_push_plan(prepared);
-    const AmplifierState state_before = amplifier_state.snapshot();
-    if (!confirm_push(options, out)) {
-        return 2;
-    }
-    start = Clock::now();
-    const control::PushReport report = control::execute_push(prepared, session / "push-journal.json", push_options);
-    times.push_s += seconds_since(start);
-    out << '\n' << control::format_push_report(report);
-    if (!report.succeeded()) {
-        return 3;
-    }
-
-    // Measure again with the new settings in the amplifier and compare.
-    out << "\nmeasuring again with the new settings\n";
-    double after_analysis_s = measure_session(venue, stream, session / "after", out, times);
-    start = Clock::now();
-    correction::TuneOptions after_options;
-    after_options.measurements_dir = session / "after" / "impulse-responses";
-    const correction::TuningResult after = correction::tune_venue(venue, after_options);
-    times.verify_s = after_analysis_s + seconds_since(start);
-
-    const AmplifierState state_after = amplifier_state.snapshot();
-    const auto probes_before = simulation::probe_residuals(rig, venue, state_before);
-    const auto probes_after = simulation::probe_residuals(rig, venue, state_after);
-    std::vector<std::string> warnings;
-    print_before_after(out, tuning, after, probes_before, probes_after, warnings);
-    for (const auto& warning : warnings) {
-        out << "warning: " << warning << '\n';
-    }
-    print_times(out, times);
-
-    nlohmann::json summary = {
-        {"venue", venue.name},
-        {"linetune_version", LINETUNE_VERSION},
-        {"push", {{"succeeded", report.succeeded()}, {"devices", nlohmann::json::array()}}},
-        {"zones", residuals_json(tuning, after)},
-        {"probes", probes_json(probes_before, probes_after)},
-        {"warnings", warnings},
-        {"times", times_json(times)},
-    };
-    for (const auto& device : report.devices) {
-        summary["push"]["devices"].push_back(
-            {{"amplifier", device.amplifier}, {"outcome", std::string(control::to_string(device.outcome))},
-             {"writes_sent", device.writes_sent}});
-    }
-    io::write_text_file(session / "summary.json", json_text(summary));
-    if (options.json) {
-        std::cout << json_text(summary);
-    } else {
-        out << "session written to " << session.string()
-            << "/ (venue.json, measurements/, impulse-responses/, corrections.json, corrections.csv, after/, "
-               "summary.json)\n";
-    }
-    return 0;
+    return run_main_job(venue, stream, job);
 }
 
 }  // namespace linetune::cli

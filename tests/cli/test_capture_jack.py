@@ -19,6 +19,8 @@ import unittest
 import numpy as np
 
 import cli_support
+import jack_support
+from jack_support import JackServer, builtin_venue, raise_priority, require_tools, stop
 
 try:
     from scipy.io import wavfile
@@ -28,10 +30,8 @@ except ImportError:  # checked in require_tools
 # The sweep and tail of every measurement here. A 1 s sweep from 20 Hz to 20 kHz has enough
 # energy for impulse responses 60 dB above the venue's noise. The 0.5 s tail covers the virtual
 # venue's longest path (about 55 ms of travel plus its 0.25 s room tail) and one JACK period.
-# jackd's dummy backend runs without real-time scheduling here, so a loaded CI machine can miss a
-# period now and then: 1024-frame periods (21 ms) and up to five passes per zone keep a test from
-# failing on such a miss, while each pass with an xrun is still detected and repeated.
-PERIOD_FRAMES = "1024"
+# Up to five passes per zone keep a test from failing when jackd's dummy backend misses a period
+# (see jack_support.PERIOD_FRAMES).
 MAX_PASSES = "5"
 SWEEP_S = "1"
 TAIL_S = "0.5"
@@ -45,112 +45,10 @@ MAX_ERROR_DB = -40.0           # error energy re the transfer function's energy
 MAX_SMOOTHED_DEVIATION_DB = 0.2  # largest 1/12-octave magnitude difference
 MAX_ARRIVAL_ERROR_SAMPLES = 0.1
 
-_server_count = 0
-
-
-def virtual_venue_exe():
-    """Path of tools/virtual_venue, passed by meson in LINETUNE_VIRTUAL_VENUE_EXE ('' without JACK headers)."""
-    return os.environ.get("LINETUNE_VIRTUAL_VENUE_EXE", "")
-
-
-def require_tools():
-    """Skip without jackd, the virtual venue or scipy; under CI=true that is a failure instead."""
-    missing = []
-    if shutil.which("jackd") is None:
-        missing.append("jackd (Debian package jackd2)")
-    if not virtual_venue_exe() or not os.path.exists(virtual_venue_exe()):
-        missing.append("tools/virtual_venue (build it with libjack-jackd2-dev installed)")
-    if wavfile is None:
-        missing.append("scipy (Debian package python3-scipy)")
-    if not missing:
-        return
-    message = "JACK capture tests need " + ", ".join(missing) + "; tools/setup.sh installs them"
-    if os.environ.get("CI") == "true":
-        raise AssertionError(message + " (CI=true)")
-    raise unittest.SkipTest(message)
-
-
-def raise_priority():
-    """Runs in each child before exec: a nicer-than-default priority keeps the dummy backend free
-    of xruns on a loaded machine (jackd runs without real-time scheduling). Without the right to
-    raise it, the child runs at the default priority."""
-    try:
-        os.nice(-10)
-    except PermissionError:
-        pass
-
-
-def start(args, log_path, env=None):
-    """Start a process with its output in log_path."""
-    with open(log_path, "w") as log:
-        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=raise_priority, env=env)
-
-
-def stop(process):
-    """Stop a process we started, by its id: SIGTERM, then SIGKILL after 5 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-class JackServer:
-    """A jackd on the dummy backend with 8 inputs and 8 outputs, under a name of its own."""
-
-    def __init__(self, folder, rate_hz):
-        global _server_count
-        _server_count += 1
-        self.name = f"linetune-test-{os.getpid()}-{_server_count}"
-        self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1")
-        self.log_path = os.path.join(folder, f"jackd-{_server_count}.log")
-        self.process = start(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(rate_hz),
-                              "-p", PERIOD_FRAMES, "-C", "8", "-P", "8"], self.log_path, self.env)
-        self._wait_until_running()
-
-    def _wait_until_running(self):
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"jackd exited with {self.process.returncode}:\n{self.log()}")
-            if shutil.which("jack_lsp"):
-                probe = subprocess.run(["jack_lsp", "-s", self.name], capture_output=True, text=True,
-                                       env=self.env, timeout=10)
-                if "system:capture_1" in probe.stdout:
-                    return
-            elif time.monotonic() > deadline - 8.0:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"jackd '{self.name}' did not start within 10 s:\n{self.log()}")
-
-    def log(self):
-        with open(self.log_path) as file:
-            return file.read()
-
-    def close(self):
-        stop(self.process)
-        # JACK2 names its shared-memory segments and semaphores after the server.
-        for entry in os.listdir("/dev/shm"):
-            if self.name in entry:
-                try:
-                    os.remove(os.path.join("/dev/shm", entry))
-                except OSError:
-                    pass
-
-
 def venue_files(folder):
     """The built-in venue cut to ZONES x MICS (venue.json) and the same with a fourth mic on input 5,
     which nothing feeds but noise (venue-dead-mic.json)."""
-    text = subprocess.run([virtual_venue_exe(), "--print-builtin-venue"], capture_output=True, text=True,
-                          check=True).stdout
-    venue = json.loads(text)
-    venue["zones"] = [zone for zone in venue["zones"] if zone["name"] in ZONES]
-    venue["microphones"] = [mic for mic in venue["microphones"] if mic["name"] in MICS]
-    for mic in venue["microphones"]:
-        mic["zones"] = {zone: weight for zone, weight in mic["zones"].items() if zone in ZONES}
+    venue = builtin_venue(ZONES, MICS)
     main_path = os.path.join(folder, "venue.json")
     with open(main_path, "w") as file:
         json.dump(venue, file, indent=2)
@@ -221,19 +119,13 @@ class MeasureThroughJack(unittest.TestCase):
         cls.truth_dir = os.path.join(cls.folder, "ground-truth")
         cls.server = JackServer(cls.folder, 48000)
         cls.venue_log = os.path.join(cls.folder, "virtual-venue.log")
-        cls.venue_process = start([virtual_venue_exe(), "--venue", cls.venue_path, "--server", cls.server.name,
-                                   "--latency-samples", str(HIDDEN_LATENCY_SAMPLES), "--ground-truth", cls.truth_dir],
-                                  cls.venue_log, cls.server.env)
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline:
-            with open(cls.venue_log) as file:
-                if "ready" in file.read():
-                    return
-            if cls.venue_process.poll() is not None:
-                break
-            time.sleep(0.1)
-        cls.tearDownClass()
-        raise AssertionError("virtual_venue did not become ready:\n" + open(cls.venue_log).read())
+        try:
+            cls.venue_process = jack_support.start_virtual_venue(
+                cls.venue_path, cls.server, cls.venue_log, "--latency-samples", str(HIDDEN_LATENCY_SAMPLES),
+                "--ground-truth", cls.truth_dir)
+        except AssertionError:
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def tearDownClass(cls):

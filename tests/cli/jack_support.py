@@ -1,0 +1,143 @@
+"""Shared helpers of the command-line tests that run a JACK server: the dummy-backend jackd, the
+virtual venue (tools/virtual_venue), and starting and stopping processes by their id."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import unittest
+
+try:
+    from scipy.io import wavfile
+except ImportError:  # checked in require_tools
+    wavfile = None
+
+# jackd's dummy backend runs without real-time scheduling here, so a loaded CI machine can miss a
+# period now and then: 1024-frame periods (21 ms) keep that rare, and each pass with an xrun is
+# still detected and repeated.
+PERIOD_FRAMES = "1024"
+
+_server_count = 0
+
+
+def virtual_venue_exe():
+    """Path of tools/virtual_venue, passed by meson in LINETUNE_VIRTUAL_VENUE_EXE ('' without JACK headers)."""
+    return os.environ.get("LINETUNE_VIRTUAL_VENUE_EXE", "")
+
+
+def require_tools():
+    """Skip without jackd, the virtual venue or scipy; under CI=true that is a failure instead."""
+    missing = []
+    if shutil.which("jackd") is None:
+        missing.append("jackd (Debian package jackd2)")
+    if not virtual_venue_exe() or not os.path.exists(virtual_venue_exe()):
+        missing.append("tools/virtual_venue (build it with libjack-jackd2-dev installed)")
+    if wavfile is None:
+        missing.append("scipy (Debian package python3-scipy)")
+    if not missing:
+        return
+    message = "JACK capture tests need " + ", ".join(missing) + "; tools/setup.sh installs them"
+    if os.environ.get("CI") == "true":
+        raise AssertionError(message + " (CI=true)")
+    raise unittest.SkipTest(message)
+
+
+def raise_priority():
+    """Runs in each child before exec: a nicer-than-default priority keeps the dummy backend free
+    of xruns on a loaded machine (jackd runs without real-time scheduling). Without the right to
+    raise it, the child runs at the default priority."""
+    try:
+        os.nice(-10)
+    except PermissionError:
+        pass
+
+
+def start(args, log_path, env=None):
+    """Start a process with its output in log_path."""
+    with open(log_path, "w") as log:
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=raise_priority, env=env)
+
+
+def stop(process):
+    """Stop a process we started, by its id: SIGTERM, then SIGKILL after 5 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class JackServer:
+    """A jackd on the dummy backend with 8 inputs and 8 outputs, under a name of its own."""
+
+    def __init__(self, folder, rate_hz, name_prefix="linetune-test"):
+        global _server_count
+        _server_count += 1
+        self.name = f"{name_prefix}-{os.getpid()}-{_server_count}"
+        self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1")
+        self.log_path = os.path.join(folder, f"jackd-{_server_count}.log")
+        self.process = start(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(rate_hz),
+                              "-p", PERIOD_FRAMES, "-C", "8", "-P", "8"], self.log_path, self.env)
+        self._wait_until_running()
+
+    def _wait_until_running(self):
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"jackd exited with {self.process.returncode}:\n{self.log()}")
+            if shutil.which("jack_lsp"):
+                probe = subprocess.run(["jack_lsp", "-s", self.name], capture_output=True, text=True,
+                                       env=self.env, timeout=10)
+                if "system:capture_1" in probe.stdout:
+                    return
+            elif time.monotonic() > deadline - 8.0:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"jackd '{self.name}' did not start within 10 s:\n{self.log()}")
+
+    def log(self):
+        with open(self.log_path) as file:
+            return file.read()
+
+    def close(self):
+        stop(self.process)
+        # JACK2 names its shared-memory segments and semaphores after the server.
+        for entry in os.listdir("/dev/shm"):
+            if self.name in entry:
+                try:
+                    os.remove(os.path.join("/dev/shm", entry))
+                except OSError:
+                    pass
+
+
+def builtin_venue(zones, mics):
+    """The virtual venue's built-in venue (a dict) cut to the given zones and microphones."""
+    text = subprocess.run([virtual_venue_exe(), "--print-builtin-venue"], capture_output=True, text=True,
+                          check=True).stdout
+    venue = json.loads(text)
+    venue["zones"] = [zone for zone in venue["zones"] if zone["name"] in zones]
+    venue["microphones"] = [mic for mic in venue["microphones"] if mic["name"] in mics]
+    for mic in venue["microphones"]:
+        mic["zones"] = {zone: weight for zone, weight in mic["zones"].items() if zone in zones}
+    return venue
+
+
+def start_virtual_venue(venue_path, server, log_path, *extra_args):
+    """Start tools/virtual_venue on the server and wait up to 30 s for its 'ready' line."""
+    process = start([virtual_venue_exe(), "--venue", venue_path, "--server", server.name, *extra_args], log_path,
+                    server.env)
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        with open(log_path) as file:
+            if "ready" in file.read():
+                return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop(process)
+    with open(log_path) as file:
+        raise AssertionError("virtual_venue did not become ready:\n" + file.read())
