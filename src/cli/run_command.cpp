@@ -10,6 +10,7 @@
 #include "linetune/core/format.hpp"
 #include "linetune/correction/corrections_file.hpp"
 #include "linetune/io/device_profile_file.hpp"
+#include "linetune/io/json_file.hpp"
 #include "linetune/io/text_file_writer.hpp"
 #include "linetune/io/venue_file.hpp"
 
@@ -54,12 +55,46 @@ std::filesystem::path create_session_folder(const std::string& session_dir) {
     return session;
 }
 
-/// Copies the venue file into the session, so that the session is complete on its own.
+/// A path of the venue file made absolute against the venue's folder, keeping a "#channel" suffix.
+std::string absolute_venue_path(const std::filesystem::path& venue_dir, const std::string& text) {
+    const auto hash = text.rfind('#');
+    const bool has_channel = hash != std::string::npos && hash + 1 < text.size() &&
+                             text.find_first_not_of("0123456789", hash + 1) == std::string::npos;
+    const std::string file = has_channel ? text.substr(0, hash) : text;
+    const std::string suffix = has_channel ? text.substr(hash) : "";
+    std::error_code error;
+    const auto absolute = std::filesystem::weakly_canonical(venue_dir / file, error);
+    return (error ? std::filesystem::absolute(venue_dir / file) : absolute).string() + suffix;
+}
+
+/// Copies the venue file into the session, so that the session is complete on its own: the paths
+/// it holds (measurement map, target curve, calibration files) are relative to the venue's own
+/// folder, so the copy gets them as absolute paths.
 void copy_venue_file(const std::string& venue_path, const std::filesystem::path& session) {
-    std::ifstream venue_stream(venue_path);
-    std::ostringstream venue_text;
-    venue_text << venue_stream.rdbuf();
-    io::write_text_file(session / "venue.json", venue_text.str());
+    const std::filesystem::path venue_dir = std::filesystem::path(venue_path).parent_path();
+    nlohmann::json venue = io::parse_json_file(venue_path, "venue '" + venue_path + "'");
+    if (auto measurements = venue.find("measurements"); measurements != venue.end() && measurements->is_object()) {
+        for (auto& zone : measurements->items()) {
+            for (auto& mic : zone.value().items()) {
+                if (mic.value().is_string()) {
+                    mic.value() = absolute_venue_path(venue_dir, mic.value().get<std::string>());
+                }
+            }
+        }
+    }
+    if (auto target = venue.find("target"); target != venue.end() && target->is_object()) {
+        if (auto file = target->find("file"); file != target->end() && file->is_string()) {
+            *file = absolute_venue_path(venue_dir, file->get<std::string>());
+        }
+    }
+    if (auto mics = venue.find("microphones"); mics != venue.end() && mics->is_array()) {
+        for (auto& mic : *mics) {
+            if (auto file = mic.find("calibration_file"); file != mic.end() && file->is_string()) {
+                *file = absolute_venue_path(venue_dir, file->get<std::string>());
+            }
+        }
+    }
+    io::write_text_file(session / "venue.json", json_text(venue));
 }
 
 /// The main job on the venue's amplifiers, measuring through a PortAudio interface. The device and

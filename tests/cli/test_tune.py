@@ -370,7 +370,18 @@ class DryRun(unittest.TestCase):
         self.assertIn("nothing was sent", out)
         for name in ("venue.json", "corrections.json", "corrections.csv", "push-plan.json"):
             self.assertTrue(os.path.isfile(os.path.join(session, name)), name)
-        self.assertEqual(load_json(os.path.join(session, "venue.json")), load_json(WAREHOUSE))
+        # The copy stands alone: its measurement paths are absolute, everything else is unchanged.
+        copied, original = load_json(os.path.join(session, "venue.json")), load_json(WAREHOUSE)
+        for zone, mics in original["measurements"].items():
+            for mic, path in mics.items():
+                self.assertTrue(os.path.isabs(copied["measurements"][zone][mic]), path)
+                self.assertEqual(copied["measurements"][zone][mic].split("#")[1], path.split("#")[1])
+        del copied["measurements"], original["measurements"]
+        self.assertEqual(copied, original)
+        # ... so the session's venue is tuned from any folder without the original beside it.
+        code, _, err = run_linetune("tune", os.path.join(session, "venue.json"), "--measurements",
+                                    scratch("unused-measurements"))
+        self.assertEqual(code, 0, err)
         plan = load_json(os.path.join(session, "push-plan.json"))
         self.assertIs(plan["dry_run"], True)
         corrections = load_json(os.path.join(session, "corrections.json"))
