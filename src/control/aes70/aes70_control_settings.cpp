@@ -1,5 +1,7 @@
 #include "linetune/control/aes70/aes70_control_settings.hpp"
 
+#include "../device_address.hpp"
+
 #include "linetune/core/error.hpp"
 
 #include <nlohmann/json.hpp>
@@ -138,14 +140,7 @@ void read_text_fields(const nlohmann::json& control, Aes70ControlSettings& setti
                            (transport == control.end() ? std::string("is missing") : transport->dump()) +
                            "; AES70 runs over OCP.1 \"tcp\" (UDP and WebSocket are not supported yet)");
     }
-    const auto verified = control.find("verified_on_real_device");
-    if (verified != control.end()) {
-        if (verified->is_boolean()) {
-            settings.verified_on_real_device = verified->get<bool>();
-        } else {
-            problems.push_back("control.verified_on_real_device must be true or false, not " + verified->dump());
-        }
-    }
+    detail::read_verified_flag(control, settings.verified_on_real_device, problems);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "linetune/control/aes70/aes70_driver.hpp"
 
+#include "../device_address.hpp"
+
 #include "linetune/core/error.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -111,45 +113,6 @@ std::string class_id_text(const std::vector<std::uint16_t>& fields) {
     return text;
 }
 
-/// The device's endpoint after the loopback policy: see the Aes70Driver constructor.
-tcp::endpoint device_endpoint(const std::string& device_name, const std::string& host, std::uint16_t port,
-                              const Aes70ControlSettings& settings, const DeviceProfile& profile,
-                              const Aes70DriverOptions& options) {
-    const std::string head = "amplifier '" + device_name + "'";
-    if (host.empty() || port == 0) {
-        throw Error(head + " has no control address; give \"host\" and \"port\" in the venue file",
-                    ErrorKind::configuration);
-    }
-    boost::system::error_code parse_error;
-    auto address = host == "localhost" ? boost::asio::ip::address_v4::loopback()
-                                       : boost::asio::ip::make_address(host, parse_error);
-    if (!parse_error && address.is_v6() && address.to_v6().is_v4_mapped()) {
-        address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
-    }
-    const bool loopback = !parse_error && address.is_loopback();
-    if (!loopback && !settings.verified_on_real_device && !options.allow_unverified_remote_host) {
-        throw Error(head + ": host '" + host + "' is not a loopback address, and profile '" + profile.name +
-                        "' is not verified on a real device (control.verified_on_real_device is false); "
-                        "linetune connects to other hosts only for verified profiles or when explicitly overridden",
-                    ErrorKind::configuration);
-    }
-    if (!parse_error) {
-        return {address, port};
-    }
-
-    // A remote host name, allowed: resolve it now.
-    boost::asio::io_context io_context;
-    tcp::resolver resolver(io_context);
-    boost::system::error_code resolve_error;
-    const auto results = resolver.resolve(host, std::to_string(port), resolve_error);
-    if (resolve_error || results.empty()) {
-        throw Error(head + ": host name '" + host + "' does not resolve (" + resolve_error.message() +
-                        "); check the venue file",
-                    ErrorKind::device);
-    }
-    return results.begin()->endpoint();
-}
-
 Aes70ControlSettings settings_with_options(const DeviceProfile& profile, const Aes70DriverOptions& options) {
     auto settings = read_aes70_control_settings(profile);
     if (options.reply_timeout) {
@@ -174,7 +137,8 @@ Aes70Driver::Aes70Driver(std::string device_name, const std::string& host, std::
       profile_(std::move(profile)),
       options_(std::move(options)),
       settings_(settings_with_options(profile_, options_)),
-      endpoint_(device_endpoint(device_name_, host, port, settings_, profile_, options_)) {}
+      endpoint_(detail::device_endpoint<tcp>(device_name_, host, port, profile_.name,
+                                                settings_.verified_on_real_device || options_.allow_unverified_remote_host)) {}
 
 Aes70Driver::~Aes70Driver() = default;
 

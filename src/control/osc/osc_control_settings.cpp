@@ -1,5 +1,7 @@
 #include "linetune/control/osc/osc_control_settings.hpp"
 
+#include "../device_address.hpp"
+
 #include "linetune/control/osc/osc_address_scheme.hpp"
 #include "linetune/core/error.hpp"
 
@@ -68,14 +70,7 @@ void read_text_fields(const nlohmann::json& control, OscControlSettings& setting
         }
     }
 
-    const auto verified = control.find("verified_on_real_device");
-    if (verified != control.end()) {
-        if (verified->is_boolean()) {
-            settings.verified_on_real_device = verified->get<bool>();
-        } else {
-            problems.push_back("control.verified_on_real_device must be true or false, not " + verified->dump());
-        }
-    }
+    detail::read_verified_flag(control, settings.verified_on_real_device, problems);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "linetune/control/osc/osc_driver.hpp"
 
+#include "../device_address.hpp"
+
 #include "osc_udp_transport.hpp"
 
 #include "linetune/control/osc/device_value_rules.hpp"
@@ -49,48 +51,6 @@ OscControlSettings settings_with_options(const DeviceProfile& profile, const Osc
         settings.retries = *options.retries;
     }
     return settings;
-}
-
-/// The device's endpoint after the loopback policy: see the OscUdpDriver constructor.
-boost::asio::ip::udp::endpoint device_endpoint(const std::string& device_name, const std::string& host,
-                                               std::uint16_t port, const DeviceProfile& profile,
-                                               const OscDriverOptions& options) {
-    const std::string head = "amplifier '" + device_name + "'";
-    if (host.empty() || port == 0) {
-        throw Error(head + " has no control address; give \"host\" and \"port\" in the venue file",
-                    ErrorKind::configuration);
-    }
-
-    boost::system::error_code parse_error;
-    auto address = host == "localhost" ? boost::asio::ip::address_v4::loopback()
-                                       : boost::asio::ip::make_address(host, parse_error);
-    if (!parse_error && address.is_v6() && address.to_v6().is_v4_mapped()) {
-        address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
-    }
-    const bool loopback = !parse_error && address.is_loopback();
-    const bool remote_allowed = read_osc_control_settings(profile).verified_on_real_device ||
-                                options.allow_unverified_remote_host;
-    if (!loopback && !remote_allowed) {
-        throw Error(head + ": host '" + host + "' is not a loopback address, and profile '" + profile.name +
-                        "' is not verified on a real device (control.verified_on_real_device is false); "
-                        "linetune sends to other hosts only for verified profiles or when explicitly overridden",
-                    ErrorKind::configuration);
-    }
-    if (!parse_error) {
-        return {address, port};
-    }
-
-    // A remote host name, allowed: resolve it now.
-    boost::asio::io_context io_context;
-    boost::asio::ip::udp::resolver resolver(io_context);
-    boost::system::error_code resolve_error;
-    const auto results = resolver.resolve(host, std::to_string(port), resolve_error);
-    if (resolve_error || results.empty()) {
-        throw Error(head + ": host name '" + host + "' does not resolve (" + resolve_error.message() +
-                        "); check the venue file",
-                    ErrorKind::device);
-    }
-    return results.begin()->endpoint();
 }
 
 }  // namespace
@@ -261,6 +221,8 @@ OscUdpDriver::OscUdpDriver(const Amplifier& amplifier, OscDriverOptions options)
 OscUdpDriver::OscUdpDriver(std::string device_name, const std::string& host, std::uint16_t port,
                            DeviceProfile profile, OscDriverOptions options)
     : OscDriver(device_name, profile, options,
-                std::make_unique<OscUdpTransport>(device_endpoint(device_name, host, port, profile, options))) {}
+                std::make_unique<OscUdpTransport>(detail::device_endpoint<boost::asio::ip::udp>(
+                    device_name, host, port, profile.name,
+                    read_osc_control_settings(profile).verified_on_real_device || options.allow_unverified_remote_host))) {}
 
 }  // namespace linetune::control
