@@ -84,8 +84,8 @@ double measure_session(const Venue& venue, CaptureStream& stream, const fs::path
     return seconds_since(start);
 }
 
-/// Settings the amplifier holds now, per zone, read through its control protocol, so that the
-/// tuning removes them and returns absolute settings (re-tuning never stacks).
+/// Reads the present settings of each zone's amplifier channel through its control protocol, so
+/// that the tuning removes them and returns absolute settings (re-tuning never stacks).
 std::map<std::string, correction::ZoneSetting> settings_on_amplifier(const Venue& venue) {
     std::map<std::string, correction::ZoneSetting> applied;
     for (const auto& amplifier : venue.amplifiers) {
@@ -130,7 +130,7 @@ struct ResidualPair {
     double after_db = 0.0;
 };
 
-/// The outcome of a mic in a zone's tuning result, or null when the mic was left out.
+/// Returns the outcome of a mic in a zone's tuning result, or null when the mic was left out.
 const correction::MicOutcome* find_mic(const correction::ZoneOutcome& zone, const std::string& mic) {
     for (const auto& outcome : zone.mics) {
         if (outcome.mic == mic) {
@@ -140,7 +140,7 @@ const correction::MicOutcome* find_mic(const correction::ZoneOutcome& zone, cons
     return nullptr;
 }
 
-/// Why the tuning left a mic out of a zone, or "no measurement" when it does not say.
+/// Returns the reason the tuning left a mic out of a zone, or "no measurement" when it gives none.
 std::string rejection_reason(const correction::ZoneOutcome& zone, const std::string& mic) {
     for (const auto& [name, reason] : zone.rejected_mics) {
         if (name == mic) {

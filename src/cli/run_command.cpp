@@ -55,7 +55,7 @@ std::filesystem::path create_session_folder(const std::string& session_dir) {
     return session;
 }
 
-/// A path of the venue file made absolute against the venue's folder, keeping a "#channel" suffix.
+/// Returns a path of the venue file made absolute against the venue's folder, keeping a "#channel" suffix.
 std::string absolute_venue_path(const std::filesystem::path& venue_dir, const std::string& text) {
     const auto hash = text.rfind('#');
     const bool has_channel = hash != std::string::npos && hash + 1 < text.size() &&
@@ -67,9 +67,9 @@ std::string absolute_venue_path(const std::filesystem::path& venue_dir, const st
     return (error ? std::filesystem::absolute(venue_dir / file) : absolute).string() + suffix;
 }
 
-/// Copies the venue file into the session, so that the session is complete on its own: the paths
-/// it holds (measurement map, target curve, calibration files) are relative to the venue's own
-/// folder, so the copy gets them as absolute paths.
+/// Copies the venue file into the session, so that the session is complete on its own. The paths
+/// in it (measurement map, target curve, calibration files) are relative to the venue's folder, so
+/// the copy gets them as absolute paths.
 void copy_venue_file(const std::string& venue_path, const std::filesystem::path& session) {
     const std::filesystem::path venue_dir = std::filesystem::path(venue_path).parent_path();
     nlohmann::json venue = io::parse_json_file(venue_path, "venue '" + venue_path + "'");

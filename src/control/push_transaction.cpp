@@ -250,8 +250,8 @@ ChannelState read_channel_state(DeviceDriver& driver, std::size_t channel, std::
 
 PreparedPush prepare_push(const Venue& venue, const std::map<std::string, ZoneTarget>& targets,
                           const DriverFactory& make_driver, const PushOptions& options) {
-    // An amplifier without a control address is one the user sets by hand: say so before the
-    // limits, whose list would otherwise report it as a value beyond them.
+    // An amplifier without a control address is set by hand. Report that before the limits,
+    // whose list would otherwise count it as a value beyond them.
     for (const auto& zone : venue.zones) {
         if (targets.count(zone.name) == 0) {
             continue;
@@ -430,7 +430,7 @@ PreparedRecovery prepare_recovery(const Venue& venue, const std::filesystem::pat
         throw Error(message, ErrorKind::configuration);
     }
 
-    // What each channel holds now, so the restore can be shown as a change from it.
+    // Present values of each channel, so the restore is shown as a change from them.
     for (std::size_t d = 0; d < journal.devices.size(); ++d) {
         const auto& saved = journal.devices[d];
         auto& driver = *push.drivers[d];

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import unittest
@@ -27,6 +28,27 @@ def require_shared_data(test_case):
     if os.environ.get("CI") == "true":
         test_case.fail(f"shared data folder {shared_data_dir()} is missing and CI=true")
     raise unittest.SkipTest(f"shared data folder {shared_data_dir()} not found")
+
+
+def fresh_scratch_dir(*parts):
+    """Return an empty folder under the tests' scratch folder, removing what an earlier run left."""
+    path = os.path.join(os.environ["LINETUNE_TEST_SCRATCH_DIR"], *parts)
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def load_json(path):
+    """Parse a JSON file."""
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def write_json(path, document):
+    """Write a document as indented JSON and return the path."""
+    with open(path, "w") as handle:
+        json.dump(document, handle, indent=2)
+    return path
 
 
 def run_linetune(*args, check_exit=None):

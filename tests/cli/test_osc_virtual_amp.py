@@ -219,7 +219,7 @@ class VirtualAmpTest(unittest.TestCase):
         _, client = self.start("--refuse", "gain_db", "--refuse", "/ch/1/mute")
         reply = client.request(osc_message("/ch/4/gain_db", ("f", -1.0)))
         self.assertEqual(reply[0], ("/ch/4/gain_db", [0.0]))
-        self.assertIn("refused by fault injection", reply[1][1][0])
+        self.assertIn("rejected by fault injection", reply[1][1][0])
         self.assertEqual(client.request(osc_message("/ch/1/mute", ("i", 1)))[0], ("/ch/1/mute", [0]))
         self.assertEqual(client.request(osc_message("/ch/2/mute", ("i", 1))), [("/ch/2/mute", [1])])
 

@@ -14,7 +14,7 @@ import subprocess
 import time
 import unittest
 
-from cli_support import linetune_exe, main, run_linetune
+from cli_support import fresh_scratch_dir, linetune_exe, load_json, main, run_linetune, write_json
 
 VENUE_NAME = "push test venue"
 # Tolerance when comparing the amplifier's state with a snapshot: values travel as float32.
@@ -29,21 +29,7 @@ def virtual_amp_exe():
 
 
 def fresh_dir(name):
-    path = os.path.join(os.environ["LINETUNE_TEST_SCRATCH_DIR"], "push", name)
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-    return path
-
-
-def load_json(path):
-    with open(path) as handle:
-        return json.load(handle)
-
-
-def write_json(path, document):
-    with open(path, "w") as handle:
-        json.dump(document, handle, indent=2)
-    return path
+    return fresh_scratch_dir("push", name)
 
 
 def neutral_channel(bands=10):

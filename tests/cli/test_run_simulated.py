@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Tests of `linetune run --simulate`, the whole job on the built-in simulated rig and virtual amplifier.
 
-The job runs once for the whole file, because it takes several seconds; each test checks one
-promise against the session folder and the summary it wrote."""
+The job takes several seconds, so it runs once for the whole file. Each test checks one result
+against the session folder and the summary the job wrote."""
 
 import json
 import os
@@ -21,8 +21,8 @@ MIN_REDUCTION = 0.5
 # Audience probes no fit saw may not get worse; 0.1 dB is below audibility and above the noise of
 # the prediction's 1/6-octave grid.
 PROBE_TOLERANCE_DB = 0.1
-# Seed 0 once made the fitter place two boosts whose sum peaked between its check points, above
-# the push's summed-boost limit, so the push refused the result.
+# With this seed two of the fitter's boosts sum to a peak between its regular check points, so the
+# run also checks that the fitter keeps the push's summed-boost limit there.
 SEED = 0
 # The push's limits (docs/pushing.md): a band's boost and the bands' sum at any frequency.
 MAX_TOTAL_BOOST_DB = 6.0
@@ -52,7 +52,7 @@ class SimulatedJob(unittest.TestCase):
         self.assertEqual(self.exit_code, 0, f"run --simulate failed:\n{self.stdout}\n{self.stderr}")
         self.assertIsNotNone(self.summary, "summary.json was not written")
 
-    def test_corrections_are_pushed_and_verified(self):
+    def test_push_verified(self):
         push = self.summary["push"]
         self.assertTrue(push["succeeded"])
         self.assertEqual([d["outcome"] for d in push["devices"]], ["verified"])
@@ -60,7 +60,7 @@ class SimulatedJob(unittest.TestCase):
         # A committed push leaves no journal behind.
         self.assertFalse(os.path.exists(os.path.join(self.session, "push-journal.json")))
 
-    def test_measured_residual_halves_and_ends_within_target(self):
+    def test_measured_residual_halves(self):
         for zone in self.summary["zones"]:
             with self.subTest(zone=zone["zone"]):
                 before, after = zone["rms_before_db"], zone["rms_after_db"]
@@ -77,7 +77,7 @@ class SimulatedJob(unittest.TestCase):
                       f"{probe['rms_after_db']:.2f} dB after")
                 self.assertLessEqual(probe["rms_after_db"], probe["rms_before_db"] + PROBE_TOLERANCE_DB)
 
-    def test_every_step_leaves_its_files_in_the_session(self):
+    def test_session_holds_every_step(self):
         for name in ["venue.json", "corrections.json", "corrections.csv", "summary.json"]:
             self.assertTrue(os.path.isfile(os.path.join(self.session, name)), name)
         zones = [zone["zone"] for zone in self.summary["zones"]]
@@ -86,7 +86,7 @@ class SimulatedJob(unittest.TestCase):
                 self.assertTrue(os.path.isfile(os.path.join(folder, "measurements", zone, "recording.json")))
                 self.assertTrue(os.path.isdir(os.path.join(folder, "impulse-responses", zone)))
 
-    def test_tuning_can_be_rerun_alone_from_the_session(self):
+    def test_tune_reruns_from_session(self):
         code, out, err = run_linetune("tune", os.path.join(self.session, "venue.json"), "--measurements",
                                       os.path.join(self.session, "impulse-responses"), "--json")
         self.assertEqual(code, 0, err)
@@ -97,8 +97,8 @@ class SimulatedJob(unittest.TestCase):
             self.assertAlmostEqual(rerun[name]["delay_ms"], zone["delay_ms"], places=6)
             self.assertAlmostEqual(rerun[name]["gain_db"], zone["gain_db"], places=6)
 
-    def test_retuning_with_the_pushed_setting_returns_absolute_settings(self):
-        # The second measurement was taken with the corrections in the amplifier; removing them
+    def test_retune_gives_absolute_settings(self):
+        # The second measurement was taken with the corrections in the amplifier. Removing them
         # (--applied) must give the same absolute settings, not increments on top of them.
         code, out, err = run_linetune(
             "tune", os.path.join(self.session, "venue.json"), "--measurements",
@@ -119,7 +119,7 @@ class SimulatedJob(unittest.TestCase):
             with self.subTest(zone=name):
                 self.assertAlmostEqual(retuned[name]["gain_db"], zone["gain_db"], delta=RETUNE_GAIN_TOLERANCE_DB + 1e-9)
 
-    def test_summed_eq_of_every_zone_stays_within_the_push_limit(self):
+    def test_summed_eq_within_push_limit(self):
         # Independent RBJ biquads on a 1/96-octave grid, denser than any grid the fitter checks.
         rate_hz = 48000.0
         freq_hz = 20.0 * 2.0 ** (np.arange(0, 10 * 96) / 96.0)
@@ -134,7 +134,7 @@ class SimulatedJob(unittest.TestCase):
             with self.subTest(zone=zone["zone"]):
                 self.assertLessEqual(total_db.max(), MAX_TOTAL_BOOST_DB + 0.01)
 
-    def test_run_ends_with_a_time_breakdown(self):
+    def test_run_prints_time_breakdown(self):
         times = self.summary["times"]
         for key in ["sound_s", "measure_compute_s", "analysis_s", "tuning_s", "push_s", "verify_analysis_s"]:
             self.assertGreaterEqual(times[key], 0.0, key)
@@ -143,12 +143,12 @@ class SimulatedJob(unittest.TestCase):
 
 
 class SimulatedJobArguments(unittest.TestCase):
-    def test_simulate_refuses_a_venue_file(self):
+    def test_simulate_rejects_venue_file(self):
         code, _, err = run_linetune("run", "--simulate", "venue.json", "--session", scratch_dir("refused"))
         self.assertEqual(code, 2)
         self.assertIn("--simulate runs the built-in simulated rig", err)
 
-    def test_without_yes_and_terminal_nothing_is_pushed(self):
+    def test_no_terminal_no_push(self):
         session = scratch_dir("no-terminal")
         # Results of an earlier run in the same session must not survive beside the new ones.
         os.makedirs(os.path.join(session, "after", "measurements"))
@@ -161,7 +161,7 @@ class SimulatedJobArguments(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(session, "after")))
         self.assertFalse(os.path.exists(os.path.join(session, "summary.json")))
 
-    def test_negative_seed_is_a_usage_error(self):
+    def test_negative_seed_rejected(self):
         code, _, err = run_linetune("run", "--simulate", "--seed", "-1", "--session", scratch_dir("negative-seed"))
         self.assertEqual(code, 2)
         self.assertIn("--seed", err)

@@ -19,7 +19,8 @@ import numpy as np
 import scipy.io.wavfile
 import scipy.signal
 
-from cli_support import rbj_coefficients, main, require_shared_data, run_linetune
+import cli_support
+from cli_support import load_json, main, rbj_coefficients, require_shared_data, run_linetune, write_json
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VENUES = os.path.join(ROOT, "tests", "data", "venues")
@@ -45,21 +46,7 @@ def scratch(*parts):
 
 
 def fresh_scratch_dir(*parts):
-    path = scratch(*parts)
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-    return path
-
-
-def load_json(path):
-    with open(path) as handle:
-        return json.load(handle)
-
-
-def write_json(path, document):
-    with open(path, "w") as handle:
-        json.dump(document, handle, indent=2)
-    return path
+    return cli_support.fresh_scratch_dir("tune", *parts)
 
 
 def tune_json(venue_path, *options):

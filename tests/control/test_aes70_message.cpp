@@ -1,7 +1,6 @@
-// OCP.1 encoding and decoding. The expected bytes are the golden vectors that AES70.js 1.1.16 (a
-// third-party AES70 controller library) produced for the same commands, as printed by the test
-// peer script oca-golden-vectors.js. That script also built the Response and Notification
-// vectors and decoded them with AES70.js as a cross-check.
+// OCP.1 encoding and decoding. The expected bytes are those that AES70.js 1.1.16 (a third-party
+// AES70 controller library) produced for the same commands. The Response and Notification vectors
+// were built by hand and decoded with AES70.js as a cross-check.
 
 #include "linetune/control/aes70/ocp1_message.hpp"
 #include "linetune/core/error.hpp"

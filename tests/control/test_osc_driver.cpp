@@ -140,7 +140,7 @@ TEST_CASE("refused value raises a device error and keeps the old value") {
     CHECK(contains(error.what(), "amplifier 'amp-1' (osc.udp://127.0.0.1:"));
     CHECK(contains(error.what(), "refused /ch/4/gain_db"));
     CHECK(contains(error.what(), "still holds 0"));
-    CHECK(contains(error.what(), "refused by fault injection"));
+    CHECK(contains(error.what(), "rejected by fault injection"));
     CHECK(fixture.state.snapshot().channels[3].gain_db == 0.0);
 
     // Band gain is another parameter kind and still accepted.

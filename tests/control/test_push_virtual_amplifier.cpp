@@ -25,9 +25,9 @@
 namespace linetune {
 namespace {
 
-// Driver timeouts for loopback: a round trip takes well under 1 ms, but on a loaded 2-core CI
-// machine a thread may wait tens of ms for the processor (10 ms timeouts failed there), so 50 ms
-// with two resends; a fault then costs 150 ms.
+// Driver timeouts for loopback. A round trip takes well under 1 ms, but on a loaded 2-core machine
+// a thread may wait tens of ms for the processor, so the driver waits 50 ms and resends twice. A
+// fault then costs 150 ms.
 constexpr std::chrono::milliseconds reply_timeout{50};
 constexpr std::size_t reply_retries = 2;
 constexpr std::size_t owned_bands = 4;  // the venue narrows the profile's 10 bands to keep each push short

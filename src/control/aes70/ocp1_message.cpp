@@ -261,7 +261,7 @@ Ocp1Writer& Ocp1Writer::string(std::string_view utf8) {
         ++code_points;
     }
     if (code_points > max_u16) {
-        throw Error("OcaString: " + std::to_string(code_points) + " code points exceed the 65535 an OcaString holds",
+        throw Error("OcaString: " + std::to_string(code_points) + " code points exceed the OcaString maximum of 65535",
                     ErrorKind::input);
     }
     u16(static_cast<std::uint16_t>(code_points));
@@ -270,7 +270,7 @@ Ocp1Writer& Ocp1Writer::string(std::string_view utf8) {
 
 Ocp1Writer& Ocp1Writer::blob(std::span<const std::uint8_t> bytes) {
     if (bytes.size() > max_u16) {
-        throw Error("OcaBlob: " + std::to_string(bytes.size()) + " bytes exceed the 65535 an OcaBlob holds",
+        throw Error("OcaBlob: " + std::to_string(bytes.size()) + " bytes exceed the OcaBlob maximum of 65535",
                     ErrorKind::input);
     }
     u16(static_cast<std::uint16_t>(bytes.size()));
@@ -416,7 +416,7 @@ Ocp1Header decode_ocp1_header(std::span<const std::uint8_t> header) {
 Ocp1Message decode_ocp1_message(std::span<const std::uint8_t> message) {
     const Ocp1Header header = decode_ocp1_header(message);
     if (message.size() != header.total_size()) {
-        throw malformed("MessageSize says " + std::to_string(header.total_size()) + " bytes with the sync byte, but " +
+        throw malformed("MessageSize gives " + std::to_string(header.total_size()) + " bytes with the sync byte, but " +
                         std::to_string(message.size()) + " were given");
     }
     Ocp1Message result;

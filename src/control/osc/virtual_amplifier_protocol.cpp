@@ -156,7 +156,7 @@ void VirtualAmplifierProtocol::apply_set(const OscMessage& message, const Parame
     try {
         const ParameterValue requested = scheme_.decode_value(id, message.arguments);
         if (is_refused(id)) {
-            throw Error(message.address + ": " + describe(requested) + " refused by fault injection",
+            throw Error(message.address + ": " + describe(requested) + " rejected by fault injection",
                         ErrorKind::device);
         }
         const ParameterValue held = quantise_for_device(profile_.limits, id, requested);
