@@ -1,6 +1,6 @@
 // virtual_amp: linetune's virtual amplifier as a program. It serves the "linetune-generic" OSC
-// address scheme over UDP on 127.0.0.1, holds the amplifier state in memory, and can inject
-// faults; see docs/control-osc.md. The simulated rig runs control::VirtualAmplifier in process.
+// address scheme over UDP on 127.0.0.1, keeps the amplifier state in memory and can inject faults
+// (docs/control-osc.md). The simulated rig runs control::VirtualAmplifier in process instead.
 
 #include "linetune/control/osc/device_value_rules.hpp"
 #include "linetune/control/osc/virtual_amplifier.hpp"

@@ -3,8 +3,8 @@
 // audio server and PortAudio. It takes the interface's outputs from PortAudio's JACK ports
 // (linetune:out_K) and convolves each zone's output with the built-in rig's transfer function to
 // every microphone. The loopback output goes straight to the loopback input, and the sums feed
-// PortAudio's input ports (linetune:in_K). A latency that the software is not told
-// about (whole and fractional samples), a weak non-linearity and noise are added on the way.
+// PortAudio's input ports (linetune:in_K). On the way it adds a latency hidden from the software
+// (whole and fractional samples), a weak non-linearity and noise.
 // It prints "ready" once its ports are active on the server; it rewires PortAudio's ports from
 // system: to itself whenever they appear, so several runs of linetune can follow one another.
 

@@ -42,9 +42,9 @@ constexpr auto poll_interval = std::chrono::milliseconds(5);
 constexpr double stalled_stream_s = 2.0;
 
 /// Pa_Initialize for the lifetime of this object; PortAudio counts nested initialisations.
-/// PortAudio's ALSA and JACK probes print to stderr about every card and server they do not
-/// find; that text is hidden unless LINETUNE_AUDIO_DEBUG is set, and failures still come back
-/// as error codes.
+/// PortAudio session for the whole process. PortAudio's ALSA and JACK probes print to stderr about
+/// every card and server they do not find, so that text is hidden unless LINETUNE_AUDIO_DEBUG is
+/// set. Failures still come back as error codes.
 class PortAudioSession {
 public:
     PortAudioSession() {
@@ -212,9 +212,9 @@ struct PortAudioCaptureStream::Shared {
     std::size_t input_channels = 0;
     std::size_t fade_frames = 1;
 
-    // The pass's audio lives here, not in the caller's request, so that a pass abandoned by an
-    // exception never leaves the callback with a dangling pointer: the buffers live until the
-    // stream is closed, and a stream whose pass was abandoned takes no further pass.
+    // The pass's audio is copied here from the caller's request, so a pass abandoned by an
+    // exception cannot leave the callback with a dangling pointer. The buffers live until the
+    // stream is closed, and a stream whose pass was abandoned accepts no further pass.
     std::vector<std::vector<float>> playback_buffers;   ///< per requested output
     std::vector<std::vector<float>> recording_buffers;  ///< per recorded input
     std::vector<const float*> playback;        ///< per device output: the samples it plays, or nullptr (silence)

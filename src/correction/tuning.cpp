@@ -440,6 +440,8 @@ AlignmentOptions alignment_options_of(const Venue& venue, const std::vector<Zone
 /// Delays and gains of every zone. When the measurements cannot place the systems in time
 /// (no arrival times, or no common time base), delays stay 0 with the reason in the notes and
 /// only the levels are aligned.
+/// NOTE: one zone without an absolute time base (a missing impulse-response sidecar) leaves the
+/// delays of every zone at 0 ms, including zones whose timing is known.
 std::vector<ZoneAlignment> align(const Venue& venue, const std::vector<ZoneWork>& works, std::vector<std::string>& notes) {
     std::vector<ZoneArrivals> arrivals;
     for (const ZoneWork& work : works) {
