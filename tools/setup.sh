@@ -20,6 +20,12 @@ packages=(
     libboost-dev liblo-tools
     # audio interfaces: PortAudio (measure, interfaces); tests: the JACK server and the virtual venue
     portaudio19-dev jackd2 libjack-jackd2-dev
+    # the learned correction model: libtorch (CPU), loaded only by the commands that use the model
+    libtorch-dev
+    # tests: the HTML report rendered in headless Chromium
+    chromium
+    # fuzzing the OSC and OCP.1 decoders: clang's libFuzzer
+    clang libclang-rt-14-dev
 )
 
 run_as_root() {

@@ -1,7 +1,10 @@
-// virtual_amp: linetune's virtual amplifier as a program. It serves the "linetune-generic" OSC
-// address scheme over UDP on 127.0.0.1, keeps the amplifier state in memory and can inject faults
-// (docs/control-osc.md). The simulated rig runs control::VirtualAmplifier in process instead.
+// virtual_amp: linetune's virtual amplifier as a program. It serves the profile's OSC address
+// scheme over UDP or TCP (docs/control-osc.md) or an AES70 object tree over OCP.1/TCP
+// (docs/control-aes70.md) on 127.0.0.1, keeps the amplifier state in memory and can inject
+// faults. The simulated rig runs control::VirtualAmplifier in process instead.
 
+#include "linetune/control/aes70/aes70_control_settings.hpp"
+#include "linetune/control/aes70/ocp1_device.hpp"
 #include "linetune/control/osc/device_value_rules.hpp"
 #include "linetune/control/osc/virtual_amplifier.hpp"
 #include "linetune/control/push_journal.hpp"
@@ -14,6 +17,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -28,6 +32,7 @@ namespace fs = std::filesystem;
 
 struct Arguments {
     std::string profile;
+    std::string protocol;  ///< "osc" or "aes70"; empty: the profile's control.protocol
     int port = 0;
     std::string state_file;
     std::string initial_state_file;
@@ -98,7 +103,11 @@ void add_options(CLI::App& app, Arguments& arguments) {
     app.add_option("--profile", arguments.profile,
                    "device profile: a name in the hardware folder (virtual-amp) or a path to a .json file")
         ->required();
-    app.add_option("--port", arguments.port, "UDP port on 127.0.0.1; 0 (default) picks a free one")
+    app.add_option("--protocol", arguments.protocol,
+                   "osc or aes70 (OCP.1 over TCP); default: the profile's control.protocol, osc when it names "
+                   "another")
+        ->check(CLI::IsMember({"osc", "aes70"}));
+    app.add_option("--port", arguments.port, "UDP (OSC) or TCP port on 127.0.0.1; 0 (default) picks a free one")
         ->check(CLI::Range(0, 65535));
     app.add_option("--state-file", arguments.state_file,
                    "JSON file rewritten atomically with the whole state at start and after every change");
@@ -118,6 +127,20 @@ void add_options(CLI::App& app, Arguments& arguments) {
                    "(/ch/1/eq/2/gain_db); repeatable");
     app.add_option("--slow-ms", arguments.slow_ms, "delay every reply by this many ms (default 0)")
         ->check(CLI::Range(0L, 60000L));
+}
+
+/// Runs an amplifier server (OSC or AES70) until SIGTERM or SIGINT and returns the exit code.
+template <typename Amplifier>
+int serve_until_signal(Amplifier& amplifier, const sigset_t& stop_signals,
+                       const std::function<void(std::string_view)>& log) {
+    amplifier.start();
+    std::cout << "port " << amplifier.port() << std::endl;
+
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    log(std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+    amplifier.stop();
+    return 0;
 }
 
 /// Serves until SIGTERM or SIGINT; returns the exit code.
@@ -154,24 +177,29 @@ int serve(const Arguments& arguments) {
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+    const bool aes70 = arguments.protocol.empty() ? control::uses_aes70(profile) : arguments.protocol == "aes70";
+    if (aes70) {
+        control::VirtualAes70AmplifierOptions aes70_options;
+        aes70_options.port = options.port;
+        aes70_options.faults = options.faults;
+        aes70_options.identity.device_name = "virtual_amp (" + profile.name + ")";
+        aes70_options.on_state_changed = options.on_state_changed;
+        aes70_options.log = options.log;
+        control::VirtualAes70Amplifier amplifier(profile, state, aes70_options);
+        return serve_until_signal(amplifier, stop_signals, options.log);
+    }
     control::VirtualAmplifier amplifier(profile, state, options);
-    amplifier.start();
-    std::cout << "port " << amplifier.port() << std::endl;
-
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
-    options.log(std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
-    amplifier.stop();
-    return 0;
+    return serve_until_signal(amplifier, stop_signals, options.log);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"virtual_amp: linetune's virtual amplifier, an OSC/UDP device on 127.0.0.1 with the "
-                 "linetune-generic address scheme and fault injection. Prints 'port N' first; stops on SIGTERM "
-                 "or SIGINT.\nExit codes: 0 stopped by a signal, 2 usage or configuration error, 3 the port "
-                 "cannot be bound."};
+    CLI::App app{"virtual_amp: linetune's virtual amplifier on 127.0.0.1 with fault injection: an OSC device "
+                 "over the profile's transport (UDP, or TCP with its framing) and address scheme (linetune-generic or "
+                 "x32), or an AES70 device (OCP.1 over TCP). Prints 'port N' "
+                 "first; stops on SIGTERM or SIGINT.\nExit codes: 0 stopped by a signal, 2 usage or configuration "
+                 "error, 3 the port cannot be bound."};
     Arguments arguments;
     add_options(app, arguments);
     try {

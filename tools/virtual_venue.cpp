@@ -7,6 +7,9 @@
 // (whole and fractional samples), a weak non-linearity and noise.
 // It prints "ready" once its ports are active on the server; it rewires PortAudio's ports from
 // system: to itself whenever they appear, so several runs of linetune can follow one another.
+// For fault tests it can overload one input, as a preamp gain set far too high would, clipping it
+// at full scale. It can record what the interface's outputs played, to check a fade-out. On
+// SIGUSR1 it stalls its process callback for longer than one period, which makes the server xrun.
 
 #include "linetune/analysis/fft.hpp"
 #include "linetune/core/error.hpp"
@@ -22,6 +25,7 @@
 #include <jack/jack.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -53,7 +57,17 @@ struct Arguments {
     double room_tail_s = 0.25;
     std::string ground_truth_dir;
     bool print_builtin_venue = false;
+    std::size_t overload_input = 0;  ///< 1-based input given overload_gain_db and clipped at full scale; 0: none
+    double overload_after_s = 0.0;    ///< the overload starts this long after a zone output first plays
+    std::string record_outputs_path;  ///< WAV of the interface's outputs, written on exit; empty: none
+    double record_outputs_s = 30.0;
 };
+
+// Gain of an overloaded input: 60 dB lifts a mic at a sweep's usual −40 dBFS far past full scale.
+constexpr double overload_gain_db = 60.0;
+
+// A stall lasts this many periods: more than one, so the server's cycle misses its deadline.
+constexpr double stall_periods = 1.5;
 
 // Half the length of the fractional-delay kernel in samples. A Blackman-windowed sinc of 64
 // taps is flat within 0.01 dB up to about 20 kHz at 48 kHz (its transition band is about
@@ -133,7 +147,21 @@ struct Engine {
     std::unique_ptr<analysis::RealFft<float>> fft;
     std::uint64_t noise_state = 0x9E3779B97F4A7C15ull;
     std::atomic<bool> wrong_period{false};
+
+    std::size_t overload_input = 0;  ///< 1-based; 0: none
+    float overload_gain = 1.0f;
+    std::size_t overload_after_frames = 0;
+    std::size_t frames_since_playing = 0;  ///< callback-owned: frames since a zone output first played
+    bool playing = false;                  ///< callback-owned: a zone output has played
+    /// Interface outputs as received, interleaved, preallocated; the callback fills it once.
+    std::vector<float> recorded_outputs;
+    std::atomic<std::size_t> recorded_frames{0};
+    std::chrono::nanoseconds stall_time{0};  ///< how long a requested stall sleeps
+    std::atomic<std::size_t> stalls{0};      ///< stalls done
 };
+
+std::atomic<bool> stall_requested{false};
+extern "C" void request_stall(int) { stall_requested.store(true); }
 
 /// xorshift64: a fast generator that needs no allocation or lock in the audio callback.
 inline float next_uniform(std::uint64_t& state) noexcept {
@@ -150,6 +178,43 @@ inline float next_noise(std::uint64_t& state) noexcept {
     return sum * 0.8660254f;
 }
 
+/// Appends the period's interface outputs to the preallocated recording until it is full.
+void record_outputs(Engine& engine, std::size_t frame_count) noexcept {
+    const std::size_t channels = engine.channels;
+    const std::size_t done = engine.recorded_frames.load(std::memory_order_relaxed);
+    const std::size_t frames = std::min(frame_count, engine.recorded_outputs.size() / channels - done);
+    for (std::size_t k = 0; k < channels && frames > 0; ++k) {
+        const auto* in = static_cast<const float*>(jack_port_get_buffer(engine.from_outputs[k], frame_count));
+        for (std::size_t n = 0; n < frames; ++n) {
+            engine.recorded_outputs[(done + n) * channels + k] = in[n];
+        }
+    }
+    engine.recorded_frames.store(done + frames, std::memory_order_release);
+}
+
+/// Overloads one input like a preamp set far too high: gain, then the converter's full scale.
+/// It starts overload_after_frames after a zone output first carries sound (above −80 dBFS).
+void overload(Engine& engine, std::size_t frame_count) noexcept {
+    if (engine.overload_input == 0) {
+        return;
+    }
+    for (std::size_t k = 0; k < engine.channels && !engine.playing; ++k) {
+        const auto* in = static_cast<const float*>(jack_port_get_buffer(engine.from_outputs[k], frame_count));
+        engine.playing = engine.nonlinear[k] && std::any_of(in, in + frame_count, [](float x) { return std::fabs(x) > 1e-4f; });
+    }
+    if (!engine.playing) {
+        return;
+    }
+    engine.frames_since_playing += frame_count;
+    if (engine.frames_since_playing < engine.overload_after_frames) {
+        return;
+    }
+    auto* out = static_cast<float*>(jack_port_get_buffer(engine.to_inputs[engine.overload_input - 1], frame_count));
+    for (std::size_t n = 0; n < frame_count; ++n) {
+        out[n] = std::clamp(out[n] * engine.overload_gain, -1.0f, 1.0f);
+    }
+}
+
 int process(jack_nframes_t frame_count, void* user_data) noexcept {
     auto& engine = *static_cast<Engine*>(user_data);
     const std::size_t block = engine.block;
@@ -161,6 +226,14 @@ int process(jack_nframes_t frame_count, void* user_data) noexcept {
         }
         return 0;
     }
+
+    // A stall for the xrun test: the server's cycle misses its deadline. Sleeping is what this
+    // fault injection is for; nothing else in the callback blocks.
+    if (stall_requested.exchange(false)) {
+        std::this_thread::sleep_for(engine.stall_time);
+        engine.stalls.fetch_add(1, std::memory_order_relaxed);
+    }
+    record_outputs(engine, frame_count);
 
     // Each interface output: shift in the new block (after the non-linearity of a zone's
     // amplifier) and transform the last 2B samples into the current ring slot.
@@ -217,6 +290,7 @@ int process(jack_nframes_t frame_count, void* user_data) noexcept {
             out[n] += path.noise_rms * next_noise(engine.noise_state);
         }
     }
+    overload(engine, frame_count);
     engine.ring_position = (slot + 1) % engine.partition_count;
     return 0;
 }
@@ -432,6 +506,22 @@ int run(const Arguments& args) {
                                                       JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0));
     }
     build_paths(engine, venue, rig, args);
+    if (args.overload_input > engine.channels) {
+        jack_client_close(client);
+        throw Error("--overload-input " + std::to_string(args.overload_input) + " is beyond the " +
+                        std::to_string(engine.channels) + " inputs; give 1 to " + std::to_string(engine.channels),
+                    ErrorKind::configuration);
+    }
+    engine.overload_input = args.overload_input;
+    engine.overload_gain = static_cast<float>(amplitude(overload_gain_db));
+    engine.overload_after_frames = static_cast<std::size_t>(args.overload_after_s * server_rate_hz);
+    if (!args.record_outputs_path.empty()) {
+        engine.recorded_outputs.assign(
+            static_cast<std::size_t>(args.record_outputs_s * server_rate_hz) * engine.channels, 0.0f);
+    }
+    engine.stall_time = std::chrono::nanoseconds(
+        static_cast<std::int64_t>(stall_periods * static_cast<double>(engine.block) / server_rate_hz * 1e9));
+    std::signal(SIGUSR1, request_stall);
     jack_set_process_callback(client, process, &engine);
     if (jack_activate(client) != 0) {
         jack_client_close(client);
@@ -443,8 +533,14 @@ int run(const Arguments& args) {
     std::signal(SIGINT, request_stop);
     std::signal(SIGTERM, request_stop);
     bool reported_period = false;
+    std::size_t reported_stalls = 0;
     while (!stop_requested.load()) {
         wire_interface(client, engine, args.interface_client);
+        if (const std::size_t stalls = engine.stalls.load(); stalls != reported_stalls) {
+            std::cout << "stalled the process callback for " << stall_periods << " periods (" << stalls
+                      << " so far)" << std::endl;
+            reported_stalls = stalls;
+        }
         if (engine.wrong_period.load() && !reported_period) {
             std::cerr << "virtual_venue: the JACK period changed from " << engine.block
                       << " frames; the venue plays silence until it is restarted\n";
@@ -454,6 +550,16 @@ int run(const Arguments& args) {
     }
     jack_deactivate(client);
     jack_client_close(client);
+    if (!args.record_outputs_path.empty()) {
+        const std::size_t frames = engine.recorded_frames.load(std::memory_order_acquire);
+        MultichannelSignal outputs(engine.channels, frames, server_rate_hz);
+        for (std::size_t k = 0; k < engine.channels; ++k) {
+            for (std::size_t n = 0; n < frames; ++n) {
+                outputs.channel(k)[n] = engine.recorded_outputs[n * engine.channels + k];
+            }
+        }
+        io::write_wav(args.record_outputs_path, outputs, io::WavEncoding::float32);
+    }
     return 0;
 }
 
@@ -486,6 +592,17 @@ int main(int argc, char** argv) {
     app.add_option("--ground-truth", args.ground_truth_dir,
                    "folder to write the transfer functions (ZONE/MIC.wav) and ground-truth.json into");
     app.add_flag("--print-builtin-venue", args.print_builtin_venue, "print the built-in venue file and exit");
+    app.add_option("--overload-input", args.overload_input,
+                   "1-based input whose signal gets +60 dB and clips at full scale (a preamp gain set far too high)");
+    app.add_option("--overload-after-s", args.overload_after_s,
+                   "seconds after a zone output first plays before --overload-input starts clipping")
+        ->check(CLI::Range(0.0, 600.0))
+        ->capture_default_str();
+    app.add_option("--record-outputs", args.record_outputs_path,
+                   "WAV file to write on exit with what the interface's outputs played (the first --record-outputs-s)");
+    app.add_option("--record-outputs-s", args.record_outputs_s, "seconds of outputs kept for --record-outputs")
+        ->check(CLI::Range(1.0, 600.0))
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     if (!args.print_builtin_venue && args.venue_path.empty()) {
         std::cerr << "virtual_venue: --venue is required\n";

@@ -2,6 +2,7 @@
 
 #include "file_names.hpp"
 
+#include "linetune/capture/multi_sweep.hpp"
 #include "linetune/capture/recording_file.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/format.hpp"
@@ -138,9 +139,16 @@ ZoneImpulseResponses process_zone(const std::filesystem::path& session_dir, cons
     analysis::SweepDeconvolver& deconvolver = deconvolvers.get(metadata, json_path, options.deconvolution);
 
     analysis::SweepRecordingImpulseResponses responses;
+    std::vector<MultiSweepSeparation> separation;
     try {
-        responses = analysis::impulse_responses_from_sweep_recording(recording, deconvolver, layout_of(metadata),
-                                                                     options.deconvolution);
+        if (const auto& placement = metadata.multi_sweep) {
+            responses = multi_sweep_impulse_responses(recording, deconvolver, layout_of(metadata),
+                                                      placement->offset_frames, placement->window_frames, separation,
+                                                      options.deconvolution);
+        } else {
+            responses = analysis::impulse_responses_from_sweep_recording(recording, deconvolver, layout_of(metadata),
+                                                                         options.deconvolution);
+        }
     } catch (const Error& failure) {
         throw failure.with_context("recording " + quoted(wav_path));
     }
@@ -175,6 +183,12 @@ ZoneImpulseResponses process_zone(const std::filesystem::path& session_dir, cons
         origin.flags = flags_of(mic.channel, responses.loopback_status);
         origin.notes = mic.channel.notes;
         origin.notes.insert(origin.notes.end(), responses.notes.begin(), responses.notes.end());
+        if (!separation.empty()) {
+            mic.separation = separation[index];
+            origin.notes.push_back("multiple-sweep pass: the last tenth of the zone's window holds " +
+                                   format_fixed(separation[index].window_end_db, 1) +
+                                   " dB of its energy (above -50 dB, lengthen --tail-s)");
+        }
         io::write_impulse_response(mic.wav_path, single_channel(responses.impulse_responses, index), origin);
         result.mics.push_back(std::move(mic));
     }

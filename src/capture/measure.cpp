@@ -174,11 +174,11 @@ CaptureRequest request_for_zone(const Zone& zone, const Venue& venue, const Pass
 }
 
 void check_result_shape(const CaptureResult& result, const CaptureRequest& request, const CaptureStream& stream,
-                        const std::string& zone) {
+                        const std::string& label) {
     const MultichannelSignal& recording = result.recording;
     if (recording.channel_count() != request.input_channels.size() || recording.frame_count() != request.record_frames ||
         std::fabs(recording.sample_rate_hz() - request.playback.sample_rate_hz()) > 1e-6) {
-        throw Error(zone_label(zone) + ": " + stream.description() + " returned " +
+        throw Error(label + ": " + stream.description() + " returned " +
                         std::to_string(recording.channel_count()) + " channels of " +
                         std::to_string(recording.frame_count()) + " frames at " +
                         format_significant(recording.sample_rate_hz()) + " Hz instead of " +
@@ -193,15 +193,20 @@ void check_result_shape(const CaptureResult& result, const CaptureRequest& reque
 /// Plays the pass, and again while it has xruns, up to options.max_passes passes in all; then
 /// it is a device error.
 CaptureResult play_pass(CaptureStream& stream, const CaptureRequest& request, const MeasureOptions& options,
-                        MeasureProgress progress, std::size_t& passes) {
+                        const std::string& label, MeasureProgress progress, std::size_t& passes) {
     for (passes = 1;; ++passes) {
-        CaptureResult result = stream.play_and_record(request);
-        check_result_shape(result, request, stream, progress.zone);
+        CaptureResult result;
+        try {
+            result = stream.play_and_record(request);
+        } catch (const Error& failure) {
+            throw failure.with_context(label);
+        }
+        check_result_shape(result, request, stream, label);
         if (result.xrun_count == 0) {
             return result;
         }
         if (passes >= options.max_passes) {
-            throw Error(zone_label(progress.zone) + ": " + stream.description() + " reported " +
+            throw Error(label + ": " + stream.description() + " reported " +
                             std::to_string(result.xrun_count) + " xrun(s) in each of " + std::to_string(passes) +
                             " pass(es), so "
                             "the recording's timing cannot be trusted; raise the interface's buffer size or close "
@@ -218,7 +223,7 @@ CaptureResult play_pass(CaptureStream& stream, const CaptureRequest& request, co
 
 /// Levels of every input; clipping at any input fails the zone before anything is written.
 std::vector<RecordingChannel> judge_inputs(const MultichannelSignal& recording, const PassPlan& plan,
-                                           const Venue& venue, const MeasureOptions& options, const std::string& zone) {
+                                           const Venue& venue, const MeasureOptions& options, const std::string& label) {
     std::vector<RecordingChannel> channels;
     std::vector<std::string> clipped;
     for (std::size_t index = 0; index < recording.channel_count(); ++index) {
@@ -242,7 +247,7 @@ std::vector<RecordingChannel> judge_inputs(const MultichannelSignal& recording, 
         for (const auto& entry : clipped) {
             inputs += (inputs.empty() ? "" : ", ") + entry;
         }
-        throw Error(zone_label(zone) + ": clipping at " + inputs + "; nothing was saved for this zone. Lower the "
+        throw Error(label + ": clipping at " + inputs + "; nothing was saved for this pass. Lower the "
                         "sweep level (now " + format_fixed(plan.sweep.level_dbfs, 1) +
                         " dBFS) or the input gain and measure the zone again",
                     ErrorKind::device);
@@ -250,10 +255,30 @@ std::vector<RecordingChannel> judge_inputs(const MultichannelSignal& recording, 
     return channels;
 }
 
+/// Gives `target` the content of `shared` by a hard link made beside it and renamed over it, so
+/// that the path never names a partial file. Returns false where the file system has no hard
+/// links; the caller then writes a copy.
+bool link_recording(const std::filesystem::path& shared, const std::filesystem::path& target) {
+    const std::filesystem::path temporary = target.parent_path() / ("." + target.filename().string() + ".link");
+    std::error_code error;
+    std::filesystem::remove(temporary, error);
+    std::filesystem::create_hard_link(shared, temporary, error);
+    if (error) {
+        return false;
+    }
+    std::filesystem::rename(temporary, target, error);
+    if (error) {
+        std::filesystem::remove(temporary, error);
+        return false;
+    }
+    return true;
+}
+
 /// Writes the WAV, then the JSON that marks it complete. An older JSON goes first, so that a
 /// crash while the new WAV is written never leaves a JSON describing another recording.
 void save_recording(const std::filesystem::path& session_dir, const MultichannelSignal& recording,
-                    const RecordingMetadata& metadata, ZoneRecording& saved) {
+                    const RecordingMetadata& metadata, ZoneRecording& saved,
+                    const std::filesystem::path& shared_wav = {}) {
     saved.wav_path = recording_wav_path(session_dir, metadata.zone);
     saved.json_path = recording_json_path(session_dir, metadata.zone);
     std::error_code error;
@@ -270,7 +295,9 @@ void save_recording(const std::filesystem::path& session_dir, const Multichannel
                     ErrorKind::configuration);
     }
     try {
-        io::write_wav(saved.wav_path, recording, io::WavEncoding::float32);
+        if (shared_wav.empty() || !link_recording(shared_wav, saved.wav_path)) {
+            io::write_wav(saved.wav_path, recording, io::WavEncoding::float32);
+        }
     } catch (const Error& failure) {
         throw failure.with_context("file '" + saved.wav_path.string() + "'");
     }
@@ -305,6 +332,96 @@ RecordingMetadata describe_pass(const Venue& venue, const Zone& zone, const Pass
     return metadata;
 }
 
+std::string zone_list_label(const std::vector<const Zone*>& zones) {
+    std::string names;
+    for (const Zone* zone : zones) {
+        names += (names.empty() ? "" : ", ") + ("'" + zone->name + "'");
+    }
+    return "zones " + names;
+}
+
+/// The multiple-sweep pass: every zone's sweep on its output at its planned offset, the
+/// loopback's copy of the sweep at offset 0.
+CaptureRequest multi_sweep_request(const std::vector<const Zone*>& zones, const Venue& venue, const PassPlan& plan,
+                                   const MultiSweepPlan& sweeps) {
+    CaptureRequest request;
+    for (const Zone* zone : zones) {
+        request.output_channels.push_back(zone->output);
+    }
+    if (venue.audio_interface.loopback) {
+        request.output_channels.push_back(venue.audio_interface.loopback->output);
+    }
+    request.input_channels = plan.inputs;
+    request.record_frames = sweeps.record_frames;
+    request.playback = MultichannelSignal(request.output_channels.size(), sweeps.record_frames, plan.sweep.sample_rate_hz);
+    for (std::size_t index = 0; index < request.output_channels.size(); ++index) {
+        const std::vector<float> samples =
+            index < zones.size() ? multi_sweep_playback(sweeps, index) : multi_sweep_loopback_playback(sweeps);
+        std::copy(samples.begin(), samples.end(), request.playback.channel(index).begin());
+    }
+    return request;
+}
+
+MeasureResult measure_multi_sweep(const Venue& venue, CaptureStream& stream, const std::filesystem::path& session_dir,
+                                  const MeasureOptions& options, const std::vector<const Zone*>& zones) {
+    std::vector<std::string> names;
+    for (const Zone* zone : zones) {
+        names.push_back(zone->name);
+    }
+    const MultiSweepPlan sweeps = plan_multi_sweep(names, sweep_at_venue_rate(venue, options), options.tail_s,
+                                                   options.multi_sweep_options);
+    PassPlan plan = plan_passes(venue, options);
+    plan.sweep = sweeps.sweep;
+    plan.sweep_samples = generate_exponential_sweep(sweeps.sweep);
+    plan.record_frames = sweeps.record_frames;
+    plan.sound_s = sweeps.sound_s;
+
+    const std::string label = zone_list_label(zones);
+    MeasureProgress progress{MeasureProgress::Event::multi_sweep_started, label, 1, zones.size(), sweeps.sound_s, 0,
+                             sweeps.sequential_sound_s};
+    if (options.progress) {
+        options.progress(progress);
+    }
+    const CaptureRequest request = multi_sweep_request(zones, venue, plan, sweeps);
+    std::size_t passes = 0;
+    const CaptureResult result = play_pass(stream, request, options, label, progress, passes);
+    MeasureResult measured;
+    measured.sound_s = sweeps.sound_s * static_cast<double>(passes);
+    measured.multi_sweep = sweeps;
+    const std::vector<RecordingChannel> channels = judge_inputs(result.recording, plan, venue, options, label);
+
+    std::filesystem::path shared_wav;
+    for (std::size_t index = 0; index < zones.size(); ++index) {
+        ZoneRecording saved;
+        saved.zone = zones[index]->name;
+        saved.metadata = describe_pass(venue, *zones[index], plan, channels, result, passes, options);
+        saved.metadata.multi_sweep = MultiSweepPlacement{names,
+                                                         sweeps.offsets_frames,
+                                                         sweeps.offsets_frames[index],
+                                                         sweeps.window_frames,
+                                                         sweeps.max_overlapping,
+                                                         sweeps.ceiling_dbfs,
+                                                         sweeps.sequential_sound_s};
+        for (const RecordingChannel& channel : saved.metadata.channels) {
+            if (channel.silent) {
+                saved.silent_mics.push_back(channel.mic);
+            }
+        }
+        save_recording(session_dir, result.recording, saved.metadata, saved, shared_wav);
+        shared_wav = saved.wav_path;
+        measured.recordings.push_back(std::move(saved));
+
+        progress.event = MeasureProgress::Event::zone_finished;
+        progress.zone = zones[index]->name;
+        progress.zone_number = index + 1;
+        progress.xrun_count = result.xrun_count;
+        if (options.progress) {
+            options.progress(progress);
+        }
+    }
+    return measured;
+}
+
 }  // namespace
 
 void check_measurement_setup(const Venue& venue, const StreamFormat& format, const MeasureOptions& options) {
@@ -320,7 +437,21 @@ void check_measurement_setup(const Venue& venue, const StreamFormat& format, con
         check_channel(loopback->output, format.output_channels, "the loopback", "output", problems);
         check_channel(loopback->input, format.input_channels, "the loopback", "input", problems);
     }
-    check_zones(selected_zones(venue, options, problems), venue, format, problems);
+    const std::vector<const Zone*> zones = selected_zones(venue, options, problems);
+    check_zones(zones, venue, format, problems);
+    if (options.multi_sweep) {
+        // One pass plays every zone at once, so each needs an output of its own.
+        std::map<std::size_t, std::string> zone_by_output;
+        for (const Zone* zone : zones) {
+            const auto [previous, inserted] = zone_by_output.emplace(zone->output, zone->name);
+            if (!inserted) {
+                problems.push_back("zones '" + previous->second + "' and '" + zone->name + "' share output " +
+                                   std::to_string(zone->output) +
+                                   ", but a multiple-sweep pass plays every zone at once; measure them one after "
+                                   "another (without --multi-sweep)");
+            }
+        }
+    }
     check_microphones(venue, format, problems);
     if (!(options.tail_s > 0.0) || !std::isfinite(options.tail_s)) {
         problems.push_back("the tail after the sweep is " + format_significant(options.tail_s) +
@@ -343,21 +474,26 @@ MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::file
     }
     std::vector<std::string> unused;
     const std::vector<const Zone*> zones = selected_zones(venue, options, unused);
+    if (options.multi_sweep) {
+        return measure_multi_sweep(venue, stream, session_dir, options, zones);
+    }
     const PassPlan plan = plan_passes(venue, options);
 
     MeasureResult measured;
     for (std::size_t number = 1; number <= zones.size(); ++number) {
         const Zone& zone = *zones[number - 1];
-        MeasureProgress progress{MeasureProgress::Event::zone_started, zone.name, number, zones.size(), plan.sound_s, 0};
+        MeasureProgress progress{MeasureProgress::Event::zone_started, zone.name, number, zones.size(), plan.sound_s, 0,
+                                 0.0};
         if (options.progress) {
             options.progress(progress);
         }
 
         const CaptureRequest request = request_for_zone(zone, venue, plan);
         std::size_t passes = 0;
-        const CaptureResult result = play_pass(stream, request, options, progress, passes);
+        const CaptureResult result = play_pass(stream, request, options, zone_label(zone.name), progress, passes);
         measured.sound_s += plan.sound_s * static_cast<double>(passes);
-        std::vector<RecordingChannel> channels = judge_inputs(result.recording, plan, venue, options, zone.name);
+        std::vector<RecordingChannel> channels =
+            judge_inputs(result.recording, plan, venue, options, zone_label(zone.name));
 
         ZoneRecording saved;
         saved.zone = zone.name;

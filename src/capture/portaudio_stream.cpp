@@ -33,6 +33,11 @@ constexpr std::array<double, 11> standard_sample_rates_hz{8000.0,  11025.0, 1600
 // below the sweep's own level: its spectrum falls 12 dB per octave above 1 / 5 ms = 200 Hz.
 constexpr double fade_out_s = 0.005;
 
+// An input sample at or above this magnitude stops the pass: the converter is at full scale
+// (−0.01 dBFS), so the recording is clipped and the level behind it unknown. Any recorded input
+// counts, the loopback included.
+constexpr float clipping_level = 0.999f;
+
 // The measuring thread polls the callback's progress this often while a pass plays; the poll
 // only sets how late play_and_record returns after the pass ends.
 constexpr auto poll_interval = std::chrono::milliseconds(5);
@@ -227,6 +232,8 @@ struct PortAudioCaptureStream::Shared {
     std::atomic<bool> stop_requested{false};
     std::atomic<std::size_t> xrun_count{0};
     std::atomic<std::size_t> frames_processed{0};  ///< every frame the callback handled, for the stall check
+    std::atomic<std::size_t> clipped_input{0};     ///< 1-based device input that reached full scale; 0: none
+    std::atomic<std::size_t> clipped_frame{0};     ///< frame of the pass where it did
 
     // Owned by the callback alone.
     std::size_t position = 0;
@@ -258,7 +265,8 @@ int audio_callback(const void* input, void* output, unsigned long frame_count, c
         shared.xrun_count.fetch_add(1, std::memory_order_relaxed);
     }
 
-    const bool stopping = shared.stop_requested.load(std::memory_order_relaxed);
+    bool stopping = shared.stop_requested.load(std::memory_order_relaxed) ||
+                    shared.clipped_input.load(std::memory_order_relaxed) != 0;
     for (std::size_t frame = 0; frame < frames; ++frame) {
         // Linear fade to silence once a stop is requested: gain 1 - k / fade_frames at frame k.
         float gain = 1.0f;
@@ -280,7 +288,14 @@ int audio_callback(const void* input, void* output, unsigned long frame_count, c
         }
         if (in != nullptr) {
             for (std::size_t index = 0; index < shared.recording.size(); ++index) {
-                shared.recording[index][position] = in[frame * inputs + shared.recorded_inputs[index]];
+                const float sample = in[frame * inputs + shared.recorded_inputs[index]];
+                shared.recording[index][position] = sample;
+                // Clipping fades the pass out from the next frame on (see clipping_level).
+                if (!stopping && std::fabs(sample) >= clipping_level) {
+                    shared.clipped_frame.store(position, std::memory_order_relaxed);
+                    shared.clipped_input.store(shared.recorded_inputs[index] + 1, std::memory_order_relaxed);
+                    stopping = true;
+                }
             }
         }
         if (++shared.position == shared.record_frames) {
@@ -428,6 +443,7 @@ CaptureResult PortAudioCaptureStream::play_and_record(const CaptureRequest& requ
     shared.position = 0;
     shared.fade_position = 0;
     shared.xrun_count.store(0, std::memory_order_relaxed);
+    shared.clipped_input.store(0, std::memory_order_relaxed);
     if (shared.stop_requested.load(std::memory_order_relaxed)) {
         throw Error(name + ": stopped on request before the pass started", ErrorKind::device);
     }
@@ -457,6 +473,15 @@ void PortAudioCaptureStream::wait_for_pass(const std::string& name) {
             return;
         }
         if (state == Shared::stopped) {
+            if (const std::size_t input = shared.clipped_input.load(std::memory_order_relaxed); input != 0) {
+                const double at_s = static_cast<double>(shared.clipped_frame.load(std::memory_order_relaxed)) /
+                                    format_.sample_rate_hz;
+                throw Error(name + ": input " + std::to_string(input) + " reached full scale (clipping) " +
+                                format_fixed(at_s, 2) + " s into the pass, so the sweep was stopped with a " +
+                                format_fixed(1000.0 * fade_out_s, 0) + " ms fade-out and nothing of the pass was "
+                                "kept; lower the sweep level (--level-dbfs) or that input's gain, then measure again",
+                            ErrorKind::device);
+            }
             throw Error(name + ": the pass was stopped on request and faded out; nothing of it was kept",
                         ErrorKind::device);
         }

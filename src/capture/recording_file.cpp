@@ -74,6 +74,32 @@ SweepParameters read_sweep(const json& item, std::size_t& sweep_frames) {
     return sweep;
 }
 
+json multi_sweep_json(const MultiSweepPlacement& placement) {
+    return {{"zones", placement.zones},
+            {"offsets_frames", placement.offsets_frames},
+            {"offset_frames", placement.offset_frames},
+            {"window_frames", placement.window_frames},
+            {"max_overlapping", placement.max_overlapping},
+            {"ceiling_dbfs", placement.ceiling_dbfs},
+            {"sequential_sound_s", placement.sequential_sound_s}};
+}
+
+MultiSweepPlacement read_multi_sweep(const json& item) {
+    MultiSweepPlacement placement;
+    placement.zones = field<std::vector<std::string>>(item, "zones");
+    placement.offsets_frames = field<std::vector<std::size_t>>(item, "offsets_frames");
+    placement.offset_frames = field<std::size_t>(item, "offset_frames");
+    placement.window_frames = field<std::size_t>(item, "window_frames");
+    placement.max_overlapping = field<std::size_t>(item, "max_overlapping");
+    placement.ceiling_dbfs = field<double>(item, "ceiling_dbfs");
+    placement.sequential_sound_s = field<double>(item, "sequential_sound_s");
+    if (placement.zones.size() != placement.offsets_frames.size() || placement.window_frames == 0) {
+        throw Error("'multi_sweep' lists " + std::to_string(placement.zones.size()) + " zones but " +
+                    std::to_string(placement.offsets_frames.size()) + " offsets, or an empty window");
+    }
+    return placement;
+}
+
 RecordingChannel read_channel(const json& item) {
     RecordingChannel channel;
     channel.channel = field<std::size_t>(item, "channel");
@@ -141,6 +167,13 @@ RecordingMetadata metadata_from_json(const json& document) {
     metadata.humidity_percent = optional_field<double>(document, "humidity_percent");
     metadata.recorded_utc = field<std::string>(document, "recorded_utc");
     metadata.software = field<std::string>(document, "software");
+    if (const auto found = document.find("multi_sweep"); found != document.end() && !found->is_null()) {
+        metadata.multi_sweep = read_multi_sweep(*found);
+        if (metadata.frames < metadata.multi_sweep->offset_frames + metadata.sweep_frames +
+                                  metadata.multi_sweep->window_frames) {
+            throw Error("'multi_sweep': the zone's offset, sweep and window exceed the recording's frames");
+        }
+    }
 
     check_channels(metadata);
     return metadata;
@@ -185,6 +218,9 @@ void write_recording_metadata(const std::filesystem::path& json_path, const Reco
     document["passes"] = metadata.passes;
     document["temperature_c"] = optional_number(metadata.temperature_c);
     document["humidity_percent"] = optional_number(metadata.humidity_percent);
+    if (metadata.multi_sweep) {
+        document["multi_sweep"] = multi_sweep_json(*metadata.multi_sweep);
+    }
     io::write_text_file(json_path, document.dump(2) + "\n");
 }
 

@@ -32,6 +32,9 @@ Command add_tune_command(CLI::App& app);
 /// restore), or restores an interrupted push with --recover.
 Command add_push_command(CLI::App& app);
 
+/// Registers `devices`: identity, reachable objects and current settings of the venue's amplifiers.
+Command add_devices_command(CLI::App& app);
+
 /// Registers `run`: the main job (measure, tune, push, verify) on a venue, the simulated rig or stored measurements.
 Command add_run_command(CLI::App& app);
 
@@ -40,5 +43,8 @@ Command add_interfaces_command(CLI::App& app);
 
 /// Registers `measure`: per-zone sweeps through a PortAudio interface into a session folder.
 Command add_measure_command(CLI::App& app);
+
+/// Registers `report`: the self-contained HTML report of a session folder.
+Command add_report_command(CLI::App& app);
 
 }  // namespace linetune::cli

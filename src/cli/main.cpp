@@ -56,9 +56,11 @@ int main(int argc, char** argv) {
         linetune::cli::add_sweep_command(app),
         linetune::cli::add_tune_command(app),
         linetune::cli::add_push_command(app),
+        linetune::cli::add_devices_command(app),
         linetune::cli::add_run_command(app),
         linetune::cli::add_interfaces_command(app),
         linetune::cli::add_measure_command(app),
+        linetune::cli::add_report_command(app),
     };
 
     try {

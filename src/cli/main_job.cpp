@@ -12,6 +12,7 @@
 #include "linetune/correction/corrections_file.hpp"
 #include "linetune/correction/tuning.hpp"
 #include "linetune/io/text_file_writer.hpp"
+#include "linetune/report/session_report.hpp"
 
 #include <unistd.h>
 
@@ -253,7 +254,28 @@ nlohmann::json probes_json(const std::vector<simulation::ProbeResidual>& before,
     return probes;
 }
 
+void print_measured_plots(std::ostream& out, const Venue& venue, const correction::TuningResult& before,
+                          const correction::TuningResult& after) {
+    for (std::size_t z = 0; z < before.zones.size() && z < after.zones.size(); ++z) {
+        const auto& zone = before.zones[z];
+        out << '\n';
+        print_zone_plot(out, "  zone '" + zone.zone + "': measured spatial average, 1/6 octave, dB", zone.before,
+                        "before the push", after.zones[z].before, "after the push", zone.target,
+                        find_zone(venue, zone.zone).fit_band_hz);
+    }
+}
+
 }  // namespace
+
+void write_report(const fs::path& session, std::ostream& out) {
+    try {
+        const fs::path path = report::write_session_report(session);
+        out << "report written to " << path.string() << " (open it in any browser)\n";
+    } catch (const Error& failure) {
+        out << "warning: the HTML report was not written: " << failure.what() << "; run 'linetune report "
+            << session.string() << "' to try again\n";
+    }
+}
 
 std::ostream& job_progress_stream(bool json) { return json ? std::cerr : std::cout; }
 
@@ -270,7 +292,7 @@ void remove_previous_results(const fs::path& session, bool discard_journal, std:
         out << "note: removed push-journal.json of an earlier simulated run: its virtual amplifier ended with "
                "that run, so there is nothing to recover\n";
     }
-    for (const char* name : {"summary.json", "corrections.json", "corrections.csv", "push-journal.json", "after"}) {
+    for (const char* name : {"summary.json", "corrections.json", "corrections.csv", "push-journal.json", "after", "report.html"}) {
         fs::remove_all(session / name, error);
         if (error) {
             throw Error("session folder '" + session.string() + "': '" + name + "' of an earlier run cannot be removed (" +
@@ -303,10 +325,11 @@ int run_main_job(const Venue& venue, CaptureStream& stream, const MainJobOptions
     io::write_text_file(session / "corrections.csv", correction::corrections_csv(tuning));
     if (!options.json) {
         out << '\n';
-        print_tuning_result(out, tuning);
+        print_tuning_result(out, tuning, &venue);
     }
     if (options.dry_run) {
         out << "\ndry run: nothing was sent to any amplifier. Session written to " << session.string() << "/\n";
+        write_report(session, out);
         if (options.json) {
             std::cout << json_text(corrections);
         }
@@ -350,6 +373,9 @@ int run_main_job(const Venue& venue, CaptureStream& stream, const MainJobOptions
         options.probe_residuals ? options.probe_residuals() : std::vector<simulation::ProbeResidual>{};
     std::vector<std::string> warnings;
     print_before_after(out, tuning, after, probes_before, probes_after, warnings);
+    if (!options.json) {
+        print_measured_plots(out, venue, tuning, after);
+    }
     for (const auto& warning : warnings) {
         out << "warning: " << warning << '\n';
     }
@@ -372,12 +398,13 @@ int run_main_job(const Venue& venue, CaptureStream& stream, const MainJobOptions
              {"writes_sent", device.writes_sent}});
     }
     io::write_text_file(session / "summary.json", json_text(summary));
+    write_report(session, out);
     if (options.json) {
         std::cout << json_text(summary);
     } else {
         out << "session written to " << session.string()
             << "/ (venue.json, measurements/, impulse-responses/, corrections.json, corrections.csv, after/, "
-               "summary.json)\n";
+               "summary.json, report.html)\n";
     }
     return 0;
 }

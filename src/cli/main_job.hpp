@@ -37,6 +37,10 @@ std::ostream& job_progress_stream(bool json);
 /// run); otherwise it means an interrupted push and the run stops with a configuration error.
 void remove_previous_results(const std::filesystem::path& session, bool discard_journal, std::ostream& out);
 
+/// Writes SESSION/report.html and says where. A failure is only a warning: the session's files
+/// are complete without the report, and `linetune report` can write it again.
+void write_report(const std::filesystem::path& session, std::ostream& out);
+
 /// The whole job on an open stream: measures every zone, analyses, tunes with the amplifiers'
 /// present settings removed, shows the result, pushes after confirmation, verifies, measures again
 /// and shows before and after with a time breakdown, and writes summary.json. Returns the exit code.

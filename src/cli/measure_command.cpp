@@ -38,6 +38,7 @@ struct MeasureArguments {
     double tail_s = 2.0;  ///< covers the decay of most arenas; give the room's T60 when longer
     double level_dbfs = -12.0;
     std::size_t max_passes = 2;  ///< see capture::MeasureOptions::max_passes
+    bool multi_sweep = false;    ///< see capture::MeasureOptions::multi_sweep
 };
 
 /// Returns the zones to measure in this run: the requested ones (or all), less those that
@@ -70,15 +71,23 @@ capture::MeasureOptions measure_options(const MeasureArguments& args, std::vecto
     options.sweep.level_dbfs = args.level_dbfs;
     options.tail_s = args.tail_s;
     options.max_passes = args.max_passes;
+    options.multi_sweep = args.multi_sweep;
     options.progress = [](const capture::MeasureProgress& progress) {
         using Event = capture::MeasureProgress::Event;
-        if (progress.event == Event::zone_started) {
+        if (progress.event == Event::multi_sweep_started) {
+            std::cout << "measuring " << progress.zone << " in one multiple-sweep pass ("
+                      << format_fixed(progress.sound_s, 1) << " s of sound; one zone after another would take "
+                      << format_fixed(progress.sequential_sound_s, 1) << " s, "
+                      << format_fixed(progress.sequential_sound_s / progress.sound_s, 2) << " times longer)"
+                      << std::endl;
+        } else if (progress.event == Event::zone_started) {
             std::cout << "measuring zone '" << progress.zone << "' (" << progress.zone_number << "/"
                       << progress.zone_count << ", " << format_fixed(progress.sound_s, 1) << " s of sound)"
                       << std::endl;
         } else if (progress.event == Event::pass_repeated) {
-            std::cout << "zone '" << progress.zone << "': " << progress.xrun_count << " xrun(s), measuring again"
-                      << std::endl;
+            const bool listed = progress.zone.rfind("zones ", 0) == 0;
+            std::cout << (listed ? progress.zone : "zone '" + progress.zone + "'") << ": " << progress.xrun_count
+                      << " xrun(s), measuring again" << std::endl;
         } else {
             std::cout << "zone '" << progress.zone << "': recording saved" << std::endl;
         }
@@ -110,6 +119,10 @@ void print_impulse_responses(const capture::SessionImpulseResponses& responses) 
         for (const auto& mic : zone.mics) {
             for (const auto& note : mic.channel.notes) {
                 std::cout << "  mic '" << mic.mic << "': " << note << '\n';
+            }
+            if (mic.separation) {
+                std::cout << "  mic '" << mic.mic << "': separation from the other zones: the window's last tenth holds "
+                          << format_fixed(mic.separation->window_end_db, 1) << " dB of its energy\n";
             }
         }
     }
@@ -185,6 +198,10 @@ Command add_measure_command(CLI::App& app) {
     command->add_option("--level-dbfs", args->level_dbfs, "Peak level of the sweep in dBFS")
         ->check(number_in_range(-60.0, 0.0, "dBFS"))
         ->capture_default_str();
+    command->add_flag("--multi-sweep", args->multi_sweep,
+                      "Measure every zone in one pass: the zones' sweeps overlap, placed so that no zone's impulse "
+                      "response meets another's or its harmonics, each quieter so that together they stay under "
+                      "--level-dbfs; --tail-s is each zone's impulse-response window");
     command->add_option("--max-passes", args->max_passes,
                         "Passes played per zone while passes have xruns, before the zone fails")
         ->check(CLI::Range(1, 10))

@@ -158,12 +158,14 @@ int run_on_stored_measurements(const RunArguments& args) {
                         json_text({{"dry_run", true}, {"note", "nothing was sent to any device"}, {"writes", plan}}));
 
     if (args.json) {
+        write_report(session, std::cerr);
         std::cout << json_text(document);
         return 0;
     }
-    print_tuning_result(std::cout, result);
+    print_tuning_result(std::cout, result, &venue);
     std::cout << "\ndry run: nothing was sent to any amplifier. Session written to " << session.string()
-              << "/ (venue.json, corrections.json, corrections.csv, push-plan.json)\n";
+              << "/ (venue.json, corrections.json, corrections.csv, push-plan.json, report.html)\n";
+    write_report(session, std::cout);
     return 0;
 }
 

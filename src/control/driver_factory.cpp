@@ -28,7 +28,7 @@ std::unique_ptr<DeviceDriver> make_device_driver(const Amplifier& amplifier, con
     OscDriverOptions options;
     options.reply_timeout = settings.reply_timeout;
     options.retries = settings.retries;
-    return std::make_unique<OscUdpDriver>(amplifier, options);
+    return make_osc_driver(amplifier, options);
 }
 
 }  // namespace linetune::control

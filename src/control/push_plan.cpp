@@ -45,7 +45,8 @@ ZoneTarget rounded_to_steps(const ZoneTarget& target, const ChannelLimits& limit
     return rounded;
 }
 
-ChannelState target_channel_state(const ChannelState& snapshot, const ZoneTarget& target, const ChannelLimits& limits) {
+ChannelState target_channel_state(const ChannelState& snapshot, const ZoneTarget& target, const ChannelLimits& limits,
+                                  bool per_band_enable) {
     const auto& setting = rounded_to_steps(target, limits).setting;
     if (setting.bands.size() > snapshot.bands.size()) {
         throw Error("the setting has " + std::to_string(setting.bands.size()) + " bands but linetune owns " +
@@ -60,9 +61,21 @@ ChannelState target_channel_state(const ChannelState& snapshot, const ZoneTarget
     for (std::size_t b = 0; b < state.bands.size(); ++b) {
         auto& band = state.bands[b];
         const auto& old_band = snapshot.bands[b];
-        if (b >= setting.bands.size()) {
+        if (b >= setting.bands.size() && per_band_enable) {
             band.enabled = false;
             continue;
+        }
+        if (b >= setting.bands.size()) {
+            // A peaking band of 0 dB is flat at any frequency and Q, so only type and gain change.
+            band.type = FilterKind::peaking;
+            band.gain_db = kept_if_same(old_band.gain_db, 0.0, ParameterKind::band_gain_db, limits);
+            continue;
+        }
+        if (!per_band_enable && !old_band.enabled) {
+            throw Error("band " + std::to_string(b + 1) + ": the EQ of the channel is switched off, and the device "
+                            "switches it only for the whole channel, so the correction's bands would not be heard; "
+                            "switch the channel's EQ on with flat bands (0 dB) on the device and push again",
+                        ErrorKind::configuration);
         }
         const auto& requested = setting.bands[b];
         band.enabled = true;

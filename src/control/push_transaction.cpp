@@ -86,6 +86,26 @@ std::string differences(const ChannelState& expected, const ChannelState& actual
     return text;
 }
 
+/// The target with every value that differs from the snapshot replaced by the value the device
+/// will hold (its own quantisation, such as a console's grid of frequencies). The write order,
+/// the journal and the read-back then all use what the device reports.
+ChannelState held_by_device(const DeviceDriver& driver, std::size_t channel, const ChannelState& snapshot,
+                            const ChannelState& target) {
+    AmplifierState before;
+    AmplifierState after;
+    before.channels.push_back(snapshot);
+    after.channels.push_back(target);
+    for (const auto& id : all_parameters(after)) {
+        const auto value = get_parameter(after, id);
+        if (value != get_parameter(before, id)) {
+            ParameterId device_id = id;
+            device_id.channel = channel;
+            set_parameter(after, id, driver.held_value(device_id, value));
+        }
+    }
+    return after.channels.front();
+}
+
 /// Merges the writes of several channels of one device by phase, keeping each channel's order.
 std::vector<ParameterWrite> merge_by_phase(const std::vector<ChannelWritePlan>& orders) {
     std::vector<ParameterWrite> writes;
@@ -286,14 +306,27 @@ PreparedPush prepare_push(const Venue& venue, const std::map<std::string, ZoneTa
         driver->connect();
         DevicePlan device{amplifier.name, driver->description(), {}};
         const bool readable = driver->can_read_back();
+        const bool per_band_enable = driver->can_write(ParameterKind::band_enabled);
         for (const Zone* zone : zones) {
             ChannelPlan channel;
             channel.zone = zone->name;
             channel.channel = zone->channel;
             channel.snapshot_known = readable;
-            const auto unknown = neutral_amplifier_state(1, owned_band_count(amplifier)).channels.front();
+            auto unknown = neutral_amplifier_state(1, owned_band_count(amplifier)).channels.front();
+            for (auto& band : unknown.bands) {
+                // NOTE: a device that neither reports values nor switches single bands is assumed
+                // to have its channel EQ on; nothing can check it.
+                band.enabled = !per_band_enable;
+            }
             channel.snapshot = readable ? read_channel_state(*driver, zone->channel, owned_band_count(amplifier)) : unknown;
-            channel.target = target_channel_state(channel.snapshot, targets.at(zone->name), amplifier.limits);
+            try {
+                channel.target = target_channel_state(channel.snapshot, targets.at(zone->name), amplifier.limits,
+                                                      per_band_enable);
+            } catch (const Error& error) {
+                throw error.with_context(driver->description() + ": zone '" + zone->name + "', channel " +
+                                         std::to_string(zone->channel) + "; nothing was sent");
+            }
+            channel.target = held_by_device(*driver, zone->channel, channel.snapshot, channel.target);
             if (!readable) {
                 channel.snapshot = channel.target;
             }
@@ -317,7 +350,8 @@ PreparedPush prepare_push(const Venue& venue, const std::map<std::string, ZoneTa
                                  ? order_channel_writes(channel.channel, channel.snapshot, channel.target, amplifier.limits,
                                                         amplifier.profile.sample_rate_hz)
                                  : order_writes_without_readback(channel.channel, channel.target, amplifier.limits,
-                                                                 zone_target.polarity_inverted.has_value()));
+                                                                 zone_target.polarity_inverted.has_value(),
+                                                                 push.drivers[d]->can_write(ParameterKind::band_enabled)));
         }
         push.orders.push_back(std::move(orders));
     }

@@ -382,7 +382,7 @@ ChannelWritePlan order_channel_writes_muted(std::size_t channel, const ChannelSt
 }
 
 ChannelWritePlan order_writes_without_readback(std::size_t channel, const ChannelState& to, const ChannelLimits& limits,
-                                               bool write_polarity) {
+                                               bool write_polarity, bool write_band_enabled) {
     ChannelWritePlan plan;
     plan.writes.push_back({WritePhase::reduce, {{channel, ParameterKind::gain_db, 0}, limits.gain_db.min}});
     plan.writes.push_back({WritePhase::change, {{channel, ParameterKind::delay_ms, 0}, to.delay_ms}});
@@ -392,11 +392,13 @@ ChannelWritePlan order_writes_without_readback(std::size_t channel, const Channe
     }
     for (std::size_t b = 0; b < to.bands.size(); ++b) {
         // Disabled first and enabled last, so that no half-written band is ever heard.
-        plan.writes.push_back({WritePhase::change, {{channel, ParameterKind::band_enabled, b + 1}, false}});
+        if (write_band_enabled) {
+            plan.writes.push_back({WritePhase::change, {{channel, ParameterKind::band_enabled, b + 1}, false}});
+        }
         for (const ParameterKind kind : band_shape_kinds) {
             plan.writes.push_back({WritePhase::change, {{channel, kind, b + 1}, band_value(to.bands[b], kind)}});
         }
-        if (to.bands[b].enabled) {
+        if (write_band_enabled && to.bands[b].enabled) {
             plan.writes.push_back({WritePhase::change, {{channel, ParameterKind::band_enabled, b + 1}, true}});
         }
     }

@@ -28,9 +28,11 @@
 // reported: a single delay aligns two sources on one surface only, so mics away from it disagree
 // by the path-length difference and a large spread means the zones overlap over a wide area.
 // Finally every delay is relative_U − min_U relative_U, so that no delay is negative.
-// NOTE: arrivals are onsets of the impulse responses. A subwoofer's onset at low frequencies is
-// vague (on the simulated rig it spreads by 4 to 10 ms across mics), so subs are aligned to the
-// mains only to a few milliseconds; phase alignment over the crossover band would do better.
+// Arrivals are onsets of the impulse responses. A subwoofer's onset at low frequencies is vague
+// (on the simulated rig it spreads by 4 to 10 ms across mics), so this places subs against the
+// mains only to a few milliseconds. The tuning then replaces the subs' delay by their phase
+// alignment at the crossover (system_alignment.cpp) wherever the measurements carry phase on an
+// absolute time base with confident arrivals.
 //
 // Gain. With level_z the mean of zone z's level_db over its mics (each already a power mean over
 // the zone band) and L0 = mean over the reference system's zones of (level_z − level_offset_z):

@@ -1,6 +1,7 @@
 #include "linetune/correction/corrections_file.hpp"
 
 #include "linetune/core/error.hpp"
+#include "linetune/correction/system_report.hpp"
 #include "linetune/io/json_file.hpp"
 
 #include <cmath>
@@ -149,7 +150,7 @@ json corrections_json(const TuningResult& result) {
         zones.push_back(zone_json(zone));
     }
     return {{"format", "linetune corrections"}, {"format_version", 1}, {"venue", result.venue_name},
-            {"zones", zones}, {"notes", result.notes}};
+            {"zones", zones}, {"system", system_outcome_json(result.system)}, {"notes", result.notes}};
 }
 
 std::string corrections_csv(const TuningResult& result) {

@@ -865,8 +865,9 @@ detail::EqFitProblem make_problem(const EqFitRequest& request, FitGrid grid, dou
     return {std::move(grid), bounds, eq_limits};
 }
 
-/// Starting point of the greedy placement: no band, or a shelf at each band edge.
-enum class StartVariant { plain, edge_shelves };
+/// Starting point of the fit: the greedy placement from no band or from a shelf at each band
+/// edge, or bands given to fit_from.
+enum class StartVariant { plain, edge_shelves, given };
 
 // Removes the weakest band while one is below min_useful_gain_db, refitting the rest each time.
 void remove_weak_bands(const detail::EqFitProblem& problem, FitState& state) {
@@ -1018,6 +1019,29 @@ FitState fit_bands(const detail::EqFitProblem& problem, const EqFitRequest& requ
     return state;
 }
 
+// Start of fit_from: the given bands the device allows (finite values, clamped into the limits,
+// at most max_bands), refined together by Levenberg–Marquardt and with the weak ones removed when
+// refine is set. Unlike fit_bands it adds, swaps and restarts no band: started from a learned
+// prediction, those steps cost about as much time as the whole classic fit.
+FitState start_from_bands(const detail::EqFitProblem& problem, const EqFitRequest& request,
+                          const std::vector<ParametricBand>& initial_bands, bool refine) {
+    FitState state;
+    state.offset_db = weighted_median_deviation_db(problem.grid());
+    for (const auto& band : initial_bands) {
+        const bool finite = std::isfinite(band.freq_hz) && std::isfinite(band.gain_db) && std::isfinite(band.q);
+        if (!finite || band.freq_hz <= 0.0 || band.q <= 0.0 || !is_correcting_type(band.type) ||
+            !allows(request.limits, band.type) || state.bands.size() >= request.limits.max_bands) {
+            continue;
+        }
+        state.bands.push_back(problem.clamped({band.type, std::log(band.freq_hz), band.gain_db, std::log(band.q)}));
+    }
+    if (refine) {
+        problem.refine(state, 0, final_iterations);
+        remove_weak_bands(problem, state);
+    }
+    return state;
+}
+
 std::vector<ParametricBand> rounded_bands(const FitState& state, const EqFitRequest& request) {
     std::vector<ParametricBand> bands;
     for (const auto& parameters : state.bands) {
@@ -1075,9 +1099,8 @@ void fill_figures(EqFitResult& result, const EqFitRequest& request, const FitGri
     }
 }
 
-}  // namespace
-
-EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
+// The whole fit: greedy placement (initial_bands null) or the given start (fit_from).
+EqFitResult fit_request(const EqFitRequest& request, const std::vector<ParametricBand>* initial_bands, bool refine) {
     validate_request(request);
 
     EqFitResult result;
@@ -1116,7 +1139,10 @@ EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
         // which is nearer the corrected in-band level than the median of the raw deviation.
         std::optional<EqFitResult> best;
         double level_db = in_band_level_db;
-        for (const StartVariant variant : {StartVariant::plain, StartVariant::edge_shelves}) {
+        const auto variants = initial_bands != nullptr
+                                  ? std::vector<StartVariant>{StartVariant::given}
+                                  : std::vector<StartVariant>{StartVariant::plain, StartVariant::edge_shelves};
+        for (const StartVariant variant : variants) {
             if (best) {
                 if (best->rms_after_db <= restart_above_rms_db) {
                     break;
@@ -1126,7 +1152,9 @@ EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
             }
             const auto problem = make_problem(request, grid);
             std::vector<std::string> fit_notes;
-            FitState state = fit_bands(problem, request, variant, fit_notes);
+            FitState state = variant == StartVariant::given
+                                 ? start_from_bands(problem, request, *initial_bands, refine)
+                                 : fit_bands(problem, request, variant, fit_notes);
 
             // Rounding and the final check. The fit's penalties are soft, so its optimum may break
             // the boost cap or the rule outside the band by a little. The check then shrinks a
@@ -1135,7 +1163,8 @@ EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
             // penalty_scale_growth times heavier, and the best checked result is kept.
             std::optional<EqFitResult> variant_best;
             double penalty_scale = 1.0;
-            for (int attempt = 0; attempt <= max_penalty_raises; ++attempt) {
+            const int penalty_raises = refine ? max_penalty_raises : 0;
+            for (int attempt = 0; attempt <= penalty_raises; ++attempt) {
                 if (attempt > 0) {
                     penalty_scale *= penalty_scale_growth;
                     const auto stricter = make_problem(request, grid, penalty_scale);
@@ -1172,6 +1201,17 @@ EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
 
     fill_figures(result, request, grid, measured_roles);
     return result;
+}
+
+}  // namespace
+
+EqFitResult ClassicEqFitter::fit(const EqFitRequest& request) const {
+    return fit_request(request, nullptr, true);
+}
+
+EqFitResult ClassicEqFitter::fit_from(const EqFitRequest& request, const std::vector<ParametricBand>& initial_bands,
+                                      bool refine) const {
+    return fit_request(request, &initial_bands, refine);
 }
 
 }  // namespace linetune::correction

@@ -1,15 +1,19 @@
 #include "linetune/correction/tuning.hpp"
 
 #include "linetune/analysis/channel_analysis.hpp"
+#include "linetune/analysis/response.hpp"
 #include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
 #include "linetune/correction/alignment.hpp"
 #include "linetune/correction/eq_fitter.hpp"
 #include "linetune/correction/spatial_shrink.hpp"
+#include "linetune/correction/weather.hpp"
 #include "linetune/correction/zone_average.hpp"
 #include "linetune/io/measurement_file.hpp"
 #include "linetune/io/mic_calibration.hpp"
+
+#include "system_tuning.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -26,6 +30,8 @@ struct MicMeasurement {
     int polarity = 1;
     bool absolute_timing = false;  ///< the file carried a time base (REW start time, --t0-sample)
     std::string note;              ///< something the user should know about how the file was read
+    std::optional<FrequencyResponse> windowed_response;  ///< subs and mains: for the crossover alignment
+    double arrival_confidence = 0.0;  ///< analysis::Arrival::confidence, 0 without an arrival
 };
 
 std::string zone_mic_context(const Zone& zone, const Microphone& mic) {
@@ -111,6 +117,30 @@ void remove_setting(io::Measurement& measurement, const ZoneSetting& setting, do
     }
 }
 
+/// The response the crossover alignment reads: 1/6 octave with a frequency-dependent window of
+/// crossover_window_cycles, phase referred to the arrival. The microphone calibration is not
+/// removed, because below a few hundred hertz measurement microphones are flat to a fraction of a dB.
+FrequencyResponse crossover_response(const std::vector<float>& impulse_response, const analysis::ChannelAnalysis& channel,
+                                     const TuneOptions& options) {
+    analysis::ResponseOptions response_options;
+    response_options.start_freq_hz = 20.0;
+    response_options.end_freq_hz = 1000.0;
+    response_options.points_per_octave = options.points_per_octave;
+    response_options.smoothing = options.smoothing;
+    response_options.fdw_cycles = crossover_window_cycles;
+    return analysis::compute_frequency_response(impulse_response, channel.sample_rate_hz,
+                                                channel.arrival->arrival_sample, response_options);
+}
+
+/// Turns a measurement into the one the `weather` air would give: the air absorption over the
+/// path the arrival time gives, and the arrival itself at the new speed of sound.
+void apply_weather(const Venue& venue, const analysis::AtmosphericConditions& weather, MicMeasurement& measurement) {
+    const analysis::AtmosphericConditions measured_air{venue.temperature_c, venue.humidity_percent.value_or(50.0)};
+    const double distance_m = path_length_m(*measurement.arrival_ms, venue.temperature_c);
+    measurement.response.response = response_in_weather(measurement.response.response, distance_m, measured_air, weather);
+    measurement.arrival_ms = arrival_in_weather_ms(*measurement.arrival_ms, venue.temperature_c, weather.temperature_c);
+}
+
 MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const Microphone& mic, const TuneOptions& options,
                                     const ZoneSetting& applied, double device_rate_hz, double& common_rate_hz,
                                     std::string& common_rate_source) {
@@ -125,6 +155,7 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
     io::Measurement measurement;
     analysis::FileAnalysis file;
     std::string channel_note;
+    std::vector<float> impulse_response;  // subs and mains only, for the crossover alignment
     analysis::AnalysisOptions analysis_options;
     analysis_options.smoothing = options.smoothing;
     analysis_options.response_points_per_octave = options.points_per_octave;
@@ -159,6 +190,10 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
         }
         // What the zone sounds like without the setting that was applied while measuring.
         remove_setting(measurement, applied, device_rate_hz);
+        if (measurement.kind != io::MeasurementKind::frequency_response && (zone.system == "subs" || zone.system == "mains")) {
+            const auto samples = measurement.signal.channel(analysis_options.channel.value_or(1) - 1);
+            impulse_response.assign(samples.begin(), samples.end());
+        }
         file = analysis::analyze_measurement(std::move(measurement), analysis_options, nullptr);
     } catch (const Error& failure) {
         throw failure.with_context(zone_mic_context(zone, mic));
@@ -187,6 +222,13 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
             applied.delay_ms;
         result.polarity = channel.arrival->polarity;
         result.absolute_timing = file.time_base.is_absolute();
+        result.arrival_confidence = channel.arrival->confidence;
+        if (!impulse_response.empty() && result.absolute_timing) {
+            result.windowed_response = crossover_response(impulse_response, channel, options);
+        }
+        if (options.weather && result.absolute_timing && !result.response.response.freq_hz.empty()) {
+            apply_weather(venue, *options.weather, result);
+        }
     }
     return result;
 }
@@ -280,6 +322,27 @@ struct ZoneWork {
     EqFitResult fit;
 };
 
+/// Says how much the weather changed the zone at its farthest microphone, at 8 kHz.
+std::string weather_note(const Venue& venue, const analysis::AtmosphericConditions& weather,
+                         const std::vector<MicMeasurement>& mics) {
+    double farthest_m = 0.0;
+    for (const auto& mic : mics) {
+        if (mic.arrival_ms && mic.absolute_timing) {
+            farthest_m = std::max(farthest_m, path_length_m(*mic.arrival_ms, weather.temperature_c));
+        }
+    }
+    const std::string air = format_fixed(weather.temperature_c, 1) + " °C, " + format_fixed(weather.humidity_percent, 0) + " %";
+    if (farthest_m == 0.0) {
+        return "weather " + air + " not applied: no microphone has an arrival time on an absolute time base";
+    }
+    const analysis::AtmosphericConditions measured_air{venue.temperature_c, venue.humidity_percent.value_or(50.0)};
+    const std::vector<double> freq_hz{8000.0};
+    const double change_db = analysis::air_absorption_change_curve_db(freq_hz, farthest_m, measured_air, weather)[0];
+    return "weather " + air + " instead of the measured " + format_fixed(measured_air.temperature_c, 1) + " °C, " +
+           format_fixed(measured_air.humidity_percent, 0) + " %: air absorption and arrivals recomputed, 8 kHz changes " +
+           format_fixed(change_db, 2) + " dB at the farthest microphone (" + format_fixed(farthest_m, 1) + " m)";
+}
+
 ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& options, double& common_rate_hz,
                   std::string& common_rate_source) {
     ZoneWork work;
@@ -351,7 +414,7 @@ ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& optio
             request.measured = shrink_to_spatial_agreement(average.average, used, request.target, request.band_start_hz,
                                                            request.band_end_hz).response;
         }
-        work.fit = ClassicEqFitter().fit(request);
+        work.fit = options.fitter != nullptr ? options.fitter->fit(request) : ClassicEqFitter().fit(request);
     } catch (const Error& failure) {
         throw failure.with_context("zone '" + zone.name + "'");
     }
@@ -386,6 +449,9 @@ ZoneWork fit_zone(const Venue& venue, const Zone& zone, const TuneOptions& optio
     if (!applied_setting.bands.empty() || applied_setting.gain_db != 0.0 || applied_setting.delay_ms != 0.0) {
         outcome.notes.emplace_back("the setting applied while measuring was removed first: the result replaces it");
     }
+    if (options.weather) {
+        outcome.notes.push_back(weather_note(venue, *options.weather, work.mics));
+    }
     return work;
 }
 
@@ -419,6 +485,34 @@ ZoneArrivals arrivals_of(const ZoneWork& work) {
     }
     arrivals.absolute_timing = arrivals.absolute_timing && any_arrival;
     return arrivals;
+}
+
+/// Collects what the system steps (system_tuning.hpp) need of every zone's measurements.
+std::vector<detail::SystemZoneData> system_data_of(const std::vector<ZoneWork>& works) {
+    std::vector<detail::SystemZoneData> zones;
+    for (const ZoneWork& work : works) {
+        const ZoneArrivals arrivals = arrivals_of(work);
+        detail::SystemZoneData zone;
+        zone.zone = work.zone;
+        for (const auto& mic : work.mics) {
+            detail::SystemMicData data;
+            data.mic = mic.response.mic;
+            data.weight = mic.response.weight;
+            if (mic.arrival_ms && mic.absolute_timing) {
+                data.arrival_ms = mic.arrival_ms;
+            }
+            data.response = mic.response.response;
+            data.windowed = mic.windowed_response;
+            data.arrival_confidence = mic.arrival_confidence;
+            const auto level = arrivals.level_db.find(data.mic);
+            if (level != arrivals.level_db.end()) {
+                data.level_db = level->second;
+            }
+            zone.mics.push_back(std::move(data));
+        }
+        zones.push_back(std::move(zone));
+    }
+    return zones;
 }
 
 AlignmentOptions alignment_options_of(const Venue& venue, const std::vector<ZoneWork>& works) {
@@ -523,6 +617,13 @@ TuningResult tune_venue(const Venue& venue, const TuneOptions& options) {
         throw Error("venue '" + venue.name + "' has no zones to tune", ErrorKind::configuration);
     }
 
+    if (options.weather && !venue.humidity_percent) {
+        throw Error("venue '" + venue.name + "' gives no humidity_percent, so the air the measurements were taken in "
+                    "is unknown and --weather cannot compare it; add the temperature_c and humidity_percent of the "
+                    "measurement to the venue file",
+                    ErrorKind::configuration);
+    }
+
     double common_rate_hz = 0.0;
     std::string common_rate_source;
     std::vector<ZoneWork> works;
@@ -530,7 +631,11 @@ TuningResult tune_venue(const Venue& venue, const TuneOptions& options) {
         works.push_back(fit_zone(venue, zone, options, common_rate_hz, common_rate_source));
     }
 
-    const std::vector<ZoneAlignment> alignments = align(venue, works, result.notes);
+    std::vector<ZoneAlignment> alignments = align(venue, works, result.notes);
+    const std::vector<detail::SystemZoneData> system_data = system_data_of(works);
+    detail::align_subs_by_phase(venue, system_data, alignments, result.system);
+    detail::shade_zone_levels(venue, options.weather ? options.weather->temperature_c : venue.temperature_c, system_data,
+                              alignments, result.system);
     for (ZoneWork& work : works) {
         const auto found = std::find_if(alignments.begin(), alignments.end(),
                                         [&](const ZoneAlignment& a) { return a.zone == work.zone->name; });
@@ -559,6 +664,7 @@ TuningResult tune_venue(const Venue& venue, const TuneOptions& options) {
         predict(venue, work);
         result.zones.push_back(std::move(work.outcome));
     }
+    detail::report_joint_fit(venue, system_data, result.zones, result.system);
     return result;
 }
 

@@ -50,6 +50,15 @@ constexpr double default_sub_max_boost_db = 3.0;
 // 5 ms keeps the image on the stage without an audible echo.
 constexpr double default_fill_precedence_ms = 5.0;
 constexpr double max_precedence_ms = 30.0;  // beyond this the later arrival is heard as an echo
+// Subs meet the mains between these: below 20 Hz there is no music to align, above 500 Hz a
+// subwoofer no longer reaches.
+constexpr double min_crossover_hz = 20.0;
+constexpr double max_crossover_hz = 500.0;
+// A hang's boxes couple where the wavelength is long against their spacing; above 1 kHz no
+// hang acts as one source.
+constexpr double max_coupling_hz = 1000.0;
+// A target that falls faster than 12 dB per doubling would leave the far seats tens of dB down.
+constexpr double max_level_drop_db_per_doubling = 12.0;
 
 // Points per octave at which a target is sampled to check its deviation in a band.
 constexpr double target_check_points_per_octave = 24.0;
@@ -83,7 +92,7 @@ public:
         const JsonObjectReader top(document, "", problems_,
                                    {"name", "description", "max_distance_m", "temperature_c", "humidity_percent",
                                     "target", "amplifiers", "zones", "microphones", "measurements",
-                                    "audio_interface", "safety"});
+                                    "audio_interface", "safety", "system"});
         if (!top.valid()) {
             return venue_;
         }
@@ -95,6 +104,7 @@ public:
         read_zones(top);
         read_target(top);
         read_microphones(top);
+        read_system(top);
         check_zone_coverage();
         check_interface_channels();
         read_measurements(top);
@@ -169,6 +179,55 @@ private:
                 route.problem("input " + std::to_string(*input) + " is above " + std::to_string(max_interface_inputs));
             } else if (output && input) {
                 setup.loopback = LoopbackRoute{*output, *input};
+            }
+        }
+    }
+
+    // ---- system tuning: subs-to-mains alignment, hang coupling, level shading --------------------
+
+    void read_system(const JsonObjectReader& top) {
+        const auto* item = top.value("system", false);
+        if (item == nullptr) {
+            return;
+        }
+        const JsonObjectReader reader(*item, "system", problems_,
+                                      {"alignment_mics", "crossover_hz", "coupling_below_hz", "level_drop_db_per_doubling"});
+        auto& system = venue_.system;
+        if (const auto* mics = reader.array("alignment_mics", false)) {
+            for (const auto& mic : *mics) {
+                const bool known = mic.is_string() && std::any_of(venue_.microphones.begin(), venue_.microphones.end(),
+                                                                  [&](const Microphone& m) { return m.name == mic.get<std::string>(); });
+                if (!known) {
+                    reader.problem("alignment_mics: " + mic.dump() + " is not a microphone of the venue; name one of \"microphones\"");
+                    continue;
+                }
+                system.alignment_mics.push_back(mic.get<std::string>());
+            }
+        }
+        if (const auto crossover = reader.number("crossover_hz", false)) {
+            if (*crossover < min_crossover_hz || *crossover > max_crossover_hz) {
+                reader.problem("crossover_hz " + format_quantity(*crossover, "Hz") + " is outside " +
+                               format_quantity(min_crossover_hz, "Hz") + " to " + format_quantity(max_crossover_hz, "Hz") +
+                               "; give the frequency where subs and mains meet");
+            } else {
+                system.crossover_hz = *crossover;
+            }
+        }
+        if (const auto coupling = reader.number("coupling_below_hz", false)) {
+            if (*coupling < 0.0 || *coupling > max_coupling_hz) {
+                reader.problem("coupling_below_hz " + format_quantity(*coupling, "Hz") + " is outside 0 to " +
+                               format_quantity(max_coupling_hz, "Hz") + "; 0 turns the coupling off");
+            } else {
+                system.coupling_below_hz = *coupling;
+            }
+        }
+        if (const auto drop = reader.number("level_drop_db_per_doubling", false)) {
+            if (*drop < 0.0 || *drop > max_level_drop_db_per_doubling) {
+                reader.problem("level_drop_db_per_doubling " + format_quantity(*drop, "dB") + " is outside 0 to " +
+                               format_quantity(max_level_drop_db_per_doubling, "dB") +
+                               "; give the level drop per doubling of distance the audience should hear");
+            } else {
+                system.level_drop_db_per_doubling = *drop;
             }
         }
     }

@@ -17,6 +17,10 @@ except ImportError:  # checked in require_tools
 # period now and then: 1024-frame periods (21 ms) keep that rare, and each pass with an xrun is
 # still detected and repeated.
 PERIOD_FRAMES = "1024"
+# JACK 1.9.21's clients crash in malloc (jack_lsp, PortAudio) on servers whose name has 24 or more
+# characters, while the server itself starts; 23 works. Names are cut to fit.
+MAX_SERVER_NAME_CHARS = 23
+START_TIMEOUT_S = 30.0  # how long a new jackd may take to show its system ports
 
 _server_count = 0
 
@@ -77,15 +81,21 @@ class JackServer:
     def __init__(self, folder, rate_hz, name_prefix="linetune-test"):
         global _server_count
         _server_count += 1
-        self.name = f"{name_prefix}-{os.getpid()}-{_server_count}"
+        suffix = f"-{os.getpid()}-{_server_count}"
+        self.name = name_prefix[:MAX_SERVER_NAME_CHARS - len(suffix)] + suffix
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1")
         self.log_path = os.path.join(folder, f"jackd-{_server_count}.log")
         self.process = start(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(rate_hz),
                               "-p", PERIOD_FRAMES, "-C", "8", "-P", "8"], self.log_path, self.env)
-        self._wait_until_running()
+        try:
+            self._wait_until_running()
+        except AssertionError:
+            self.close()  # no jackd is left behind when it never came up
+            raise
 
     def _wait_until_running(self):
-        deadline = time.monotonic() + 10.0
+        # Generous: on a loaded 2-core machine jackd has taken more than 10 s to open its ports.
+        deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"jackd exited with {self.process.returncode}:\n{self.log()}")
@@ -94,10 +104,10 @@ class JackServer:
                                        env=self.env, timeout=10)
                 if "system:capture_1" in probe.stdout:
                     return
-            elif time.monotonic() > deadline - 8.0:
+            elif time.monotonic() > deadline - START_TIMEOUT_S + 2.0:
                 return
             time.sleep(0.2)
-        raise AssertionError(f"jackd '{self.name}' did not start within 10 s:\n{self.log()}")
+        raise AssertionError(f"jackd '{self.name}' did not start within {START_TIMEOUT_S:.0f} s:\n{self.log()}")
 
     def log(self):
         with open(self.log_path) as file:

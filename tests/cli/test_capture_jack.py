@@ -117,7 +117,7 @@ class MeasureThroughJack(unittest.TestCase):
         require_tools()
         cls.venue_path, cls.dead_mic_venue_path = venue_files(cls.folder)
         cls.truth_dir = os.path.join(cls.folder, "ground-truth")
-        cls.server = JackServer(cls.folder, 48000)
+        cls.server = JackServer(cls.folder, 48000, name_prefix="lt-capture")
         cls.venue_log = os.path.join(cls.folder, "virtual-venue.log")
         try:
             cls.venue_process = jack_support.start_virtual_venue(
@@ -190,6 +190,42 @@ class MeasureThroughJack(unittest.TestCase):
                       f"error {arrival_error_samples:+.4f} samples")
                 self.assertLessEqual(abs(arrival_error_samples), MAX_ARRIVAL_ERROR_SAMPLES)
 
+    def test_multi_sweep_impulse_responses_match_virtual_venue(self):
+        session = self.session("multi-sweep")
+        # Two overlapping sweeps under a -6 dBFS ceiling play at -12 dBFS each, the sequential
+        # tests' level, so the responses have the same margin over the venue's noise.
+        code, out, err = measure(self.server, self.venue_path, "--host-api", "JACK", "--multi-sweep", "--level-dbfs",
+                                 "-6", "--sweep-s", SWEEP_S, "--tail-s", TAIL_S, "--max-passes", MAX_PASSES, "--out",
+                                 session)
+        self.assertEqual(code, 0, f"stdout:\n{out}\nstderr:\n{err}")
+        self.assertIn("in one multiple-sweep pass", out)
+        print(next(line for line in out.splitlines() if "multiple-sweep pass" in line))
+        offsets = []
+        for zone in ZONES:
+            with open(os.path.join(session, "measurements", zone, "recording.json")) as file:
+                placement = json.load(file)["multi_sweep"]
+            self.assertEqual(placement["zones"], ZONES)
+            offsets.append(placement["offset_frames"])
+        self.assertEqual(offsets[0], 0)
+        # The second sweep starts while the first still plays: the pass is shorter than two.
+        self.assertLess(offsets[1], 48000)
+
+        with open(os.path.join(self.truth_dir, "ground-truth.json")) as file:
+            truth = json.load(file)
+        for path in truth["paths"]:
+            with self.subTest(zone=path["zone"], mic=path["mic"]):
+                measured_path = os.path.join(session, "impulse-responses", path["zone"], path["mic"] + ".wav")
+                error_db, deviation_db = compare_with_ground_truth(measured_path, os.path.join(self.truth_dir,
+                                                                                               path["file"]))
+                rate_hz = truth["sample_rate_hz"]
+                arrival_error_samples = (analyze_arrival_ms(measured_path) -
+                                         analyze_arrival_ms(os.path.join(self.truth_dir, path["file"]))) * rate_hz / 1000
+                print(f"multi-sweep {path['zone']}/{path['mic']}: error {error_db:.1f} dB, 1/12-octave deviation "
+                      f"{deviation_db:.3f} dB, arrival error {arrival_error_samples:+.4f} samples")
+                self.assertTrue(error_db <= MAX_ERROR_DB or deviation_db <= MAX_SMOOTHED_DEVIATION_DB,
+                                f"error {error_db:.1f} dB, deviation {deviation_db:.3f} dB")
+                self.assertLessEqual(abs(arrival_error_samples), MAX_ARRIVAL_ERROR_SAMPLES)
+
     def test_dead_microphone_is_flagged(self):
         session = self.session("dead-mic")
         code, out, err = measure(self.server, self.dead_mic_venue_path, "--host-api", "JACK", "--zones", "L-mid",
@@ -250,7 +286,7 @@ class SampleRateMismatch(unittest.TestCase):
         self.server = None
         require_tools()
         self.venue_path, _ = venue_files(self.folder)
-        self.server = JackServer(self.folder, 44100)
+        self.server = JackServer(self.folder, 44100, name_prefix="lt-capture")
 
     def tearDown(self):
         if self.server is not None:

@@ -1,10 +1,9 @@
-// The AES70 driver: its profile object map, and reads, writes and a push against the Node OCP.1
-// test device oca-mini-device.js (started on 127.0.0.1, stopped by its process id). The device
-// tests need node and the copied peers folder (tools/setup.sh puts it in build/aes70-peers, or set
-// LINETUNE_AES70_PEERS); without them they skip, except under CI=true, where they fail.
+// The AES70 driver: its profile object map and role paths, and reads, writes, discovery,
+// subscriptions and a push against the Node OCP.1 test device oca-mini-device.js (started on
+// 127.0.0.1, stopped by its process id; see test_aes70_support.hpp for when these tests skip).
 
+#include "test_aes70_support.hpp"
 #include "test_push_support.hpp"
-#include "test_support.hpp"
 
 #include "linetune/control/aes70/aes70_control_settings.hpp"
 #include "linetune/control/aes70/aes70_driver.hpp"
@@ -15,190 +14,46 @@
 
 #include <doctest/doctest.h>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <boost/asio/ip/tcp.hpp>
+#include <nlohmann/json.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace {
 
 using namespace linetune;
 using namespace linetune::control;
+using namespace linetune::test::aes70;
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
-// Ports of the Node device: the range set aside for these tests, tried in turn from an offset
-// taken from this process's id so that parallel runs rarely try the same port first.
-constexpr int first_device_port = 47500;
-constexpr int device_port_count = 100;
-
-// Float32 read-back: the device stores every number as a 32-bit float, so a value comes back
-// within one unit in the last place of its float32 (2^-24 relative) plus the ms-to-s conversion.
-constexpr double float32_relative_tolerance = 2.4e-7;
-
-bool under_ci() {
-    const char* ci = std::getenv("CI");
-    return ci != nullptr && std::string(ci) == "true";
+/// The generic role-path profile without its command rate limit, so the tests run at loopback speed.
+DeviceProfile generic_profile() {
+    auto profile = io::read_device_profile(io::default_hardware_dir() / "generic-aes70.json");
+    auto control = nlohmann::json::parse(profile.control_json);
+    control.erase("max_commands_per_s");
+    profile.control_json = control.dump();
+    return profile;
 }
 
-/// Returns the copied peers folder: LINETUNE_AES70_PEERS, else aes70-peers in this build folder, else in
-/// the source tree's build/ (where tools/setup.sh puts it).
-fs::path peers_dir() {
-    if (const char* dir = std::getenv("LINETUNE_AES70_PEERS"); dir != nullptr && *dir != '\0') {
-        return dir;
-    }
-    const auto this_build = fs::path(LINETUNE_TEST_SCRATCH_DIR).parent_path().parent_path() / "aes70-peers";
-    if (fs::exists(this_build)) {
-        return this_build;
-    }
-    return fs::path(LINETUNE_TEST_DATA_DIR).parent_path().parent_path() / "build" / "aes70-peers";
-}
-
-bool node_on_path() {
-    const char* path = std::getenv("PATH");
-    std::stringstream folders(path != nullptr ? path : "");
-    for (std::string folder; std::getline(folders, folder, ':');) {
-        if (!folder.empty() && access((fs::path(folder) / "node").c_str(), X_OK) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/// True when node and the peers folder with its installed npm packages are present. Otherwise
-/// logs why the test skips, or fails under CI=true.
-bool device_peer_available() {
-    std::string missing;
-    if (!node_on_path()) {
-        missing = "node is not installed (Debian package nodejs)";
-    } else if (!fs::exists(peers_dir() / "oca-mini-device.js") || !fs::exists(peers_dir() / "node_modules" / "aes70")) {
-        missing = "the AES70 peers are not installed in " + peers_dir().string() + " (run tools/setup.sh)";
-    }
-    if (missing.empty()) {
-        return true;
-    }
-    if (under_ci()) {
-        FAIL(missing << " and CI=true");
-    }
-    MESSAGE("skipped: " << missing);
-    return false;
-}
-
-/// oca-mini-device.js running on 127.0.0.1; the destructor stops it (SIGTERM) by its process id.
-class NodeDevice {
-public:
-    NodeDevice() {
-        const int offset = static_cast<int>(getpid()) % device_port_count;
-        for (int attempt = 0; attempt < device_port_count && port_ == 0; ++attempt) {
-            start(first_device_port + (offset + attempt) % device_port_count);
-        }
-        REQUIRE_MESSAGE(port_ != 0, "oca-mini-device.js did not start on any port from 47500 to 47599");
-        MESSAGE("oca-mini-device.js listens on 127.0.0.1:" << port_ << " (pid " << pid_ << ")");
-    }
-
-    ~NodeDevice() { stop(); }
-
-    NodeDevice(const NodeDevice&) = delete;
-    NodeDevice& operator=(const NodeDevice&) = delete;
-
-    [[nodiscard]] std::uint16_t port() const { return port_; }
-
-private:
-    /// Starts the device on one port and waits for its "listening" line; stops it when it does not come.
-    void start(int port) {
-        int pipe_fds[2] = {-1, -1};
-        REQUIRE(pipe2(pipe_fds, O_CLOEXEC) == 0);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
-        const std::string script = (peers_dir() / "oca-mini-device.js").string();
-        const std::string port_text = std::to_string(port);
-        std::vector<char*> argv{const_cast<char*>("node"), const_cast<char*>(script.c_str()),
-                                const_cast<char*>(port_text.c_str()), nullptr};
-        const int status = posix_spawnp(&pid_, "node", &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        close(pipe_fds[1]);
-        REQUIRE_MESSAGE(status == 0, "cannot start node");
-
-        std::string output;
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (output.find("listening") == std::string::npos && output.find("rror") == std::string::npos &&
-               std::chrono::steady_clock::now() < deadline) {
-            pollfd poll_fd{pipe_fds[0], POLLIN, 0};
-            if (poll(&poll_fd, 1, 100) > 0) {
-                char buffer[512];
-                const ssize_t count = ::read(pipe_fds[0], buffer, sizeof buffer);
-                if (count <= 0) {
-                    break;
-                }
-                output.append(buffer, static_cast<std::size_t>(count));
-            }
-        }
-        close(pipe_fds[0]);
-        if (output.find("listening") != std::string::npos) {
-            port_ = static_cast<std::uint16_t>(port);
-            return;
-        }
-        stop();  // EADDRINUSE or no start: try the next port
-    }
-
-    void stop() {
-        if (pid_ > 0) {
-            kill(pid_, SIGTERM);
-            waitpid(pid_, nullptr, 0);
-            pid_ = -1;
-        }
-    }
-
-    pid_t pid_ = -1;
-    std::uint16_t port_ = 0;
-};
-
-DeviceProfile mini_device_profile() {
-    return io::read_device_profile(io::default_hardware_dir() / "aes70-mini-device.json");
-}
-
-Amplifier mini_device_amplifier(std::uint16_t port) {
-    Amplifier amplifier;
-    amplifier.name = "mini-amp";
-    amplifier.profile_name = "aes70-mini-device";
-    amplifier.profile = mini_device_profile();
+Amplifier generic_amplifier(std::uint16_t port) {
+    Amplifier amplifier = mini_device_amplifier(port);
+    amplifier.name = "generic-amp";
+    amplifier.profile_name = "generic-aes70";
+    amplifier.profile = generic_profile();
     amplifier.limits = amplifier.profile.limits;
-    amplifier.host = "127.0.0.1";
-    amplifier.port = port;
     return amplifier;
 }
 
-double number(const ParameterValue& value) {
-    REQUIRE(std::holds_alternative<double>(value));
-    return std::get<double>(value);
-}
-
-std::string error_text(const std::function<void()>& action) {
-    try {
-        action();
-    } catch (const Error& error) {
-        return error.what();
-    }
-    return "no error";
+Aes70DriverOptions unwatched() {
+    Aes70DriverOptions options;
+    options.watch_changes = false;
+    return options;
 }
 
 TEST_SUITE("AES70 driver") {
@@ -231,9 +86,9 @@ TEST_SUITE("AES70 driver") {
     }
 
     TEST_CASE("factory picks AES70 and keeps to loopback") {
-        auto amplifier = mini_device_amplifier(47599);
+        auto amplifier = mini_device_amplifier(47799);
         const auto driver = make_device_driver(amplifier);
-        CHECK(driver->description() == "amplifier 'mini-amp' (ocp1.tcp://127.0.0.1:47599)");
+        CHECK(driver->description() == "amplifier 'mini-amp' (ocp1.tcp://127.0.0.1:47799)");
         CHECK(dynamic_cast<Aes70Driver*>(driver.get()) != nullptr);
 
         amplifier.host = "192.0.2.7";  // TEST-NET-1: never contacted, the check comes first
@@ -242,11 +97,11 @@ TEST_SUITE("AES70 driver") {
     }
 
     TEST_CASE("refused connection is a device error") {
-        // Port 47599 of the test range with nothing listening (the Node device is not started here).
-        Aes70Driver driver(mini_device_amplifier(47599), {});
+        // Port 47799 of the test range with nothing listening (the Node device is not started here).
+        Aes70Driver driver(mini_device_amplifier(47799), {});
         try {
             driver.connect();
-            MESSAGE("something listens on 127.0.0.1:47599; the refused-connection check is skipped");
+            MESSAGE("something listens on 127.0.0.1:47799; the refused-connection check is skipped");
         } catch (const Error& error) {
             CHECK(error.kind() == ErrorKind::device);
             CHECK(std::string(error.what()).find("TCP connection failed") != std::string::npos);
@@ -310,7 +165,7 @@ TEST_SUITE("AES70 driver") {
         }
         NodeDevice device;
         Aes70Driver writer(mini_device_amplifier(device.port()), {});
-        Aes70Driver checker(mini_device_amplifier(device.port()), {});  // a second OCP.1 connection
+        Aes70Driver checker(mini_device_amplifier(device.port()), unwatched());  // a second OCP.1 connection
         writer.connect();
         checker.connect();
 
@@ -438,6 +293,214 @@ TEST_SUITE("AES70 driver") {
         CHECK(number(checker.read({2, ParameterKind::band_freq_hz, 1})) == 35.0);
         CHECK(checker.read({2, ParameterKind::band_enabled, 2}) == ParameterValue{false});
         CHECK(checker.read({1, ParameterKind::mute, 0}) == ParameterValue{false});
+    }
+    TEST_CASE("d&b-style profile follows the object number scheme") {
+        // ONo = 1 << 28 | record 0 << 20 | channel << 15 | object; Config_PotiLevel is object 0x206
+        // (channel 1: 0x10008206) and Config_Mute 0x205.
+        const auto profile = io::read_device_profile(io::default_hardware_dir() / "db-style-4ch.json");
+        const auto settings = read_aes70_control_settings(profile);
+        REQUIRE(settings.channels.size() == 4);
+        CHECK(settings.channels[0].gain == 0x10008206u);
+        CHECK(settings.channels[0].mute == 0x10008205u);
+        CHECK(settings.channels[3].gain == 0x10020206u);
+        CHECK(settings.channels[1].bands.size() == 16);
+        CHECK_FALSE(settings.verified_on_real_device);
+        CHECK(profile.verified_against.find("unverified") == 0);
+
+        Amplifier amplifier = mini_device_amplifier(50014);
+        amplifier.profile = profile;
+        amplifier.host = "192.0.2.7";  // TEST-NET-1: never contacted, the loopback check comes first
+        CHECK(error_text([&] { Aes70Driver driver(amplifier); }).find("is not a loopback address") != std::string::npos);
+    }
+
+    TEST_CASE("role paths expand per channel and band") {
+        const auto settings = read_aes70_control_settings(generic_profile());
+        REQUIRE(settings.role_paths.size() == 4);
+        CHECK(settings.role_paths[0].gain == "Zone1/Gain");
+        CHECK(settings.role_paths[2].delay == "Zone3/Delay");
+        CHECK(settings.role_paths[3].bands == std::vector<std::string>{"Zone4/PEQ1", "Zone4/PEQ2", "Zone4/PEQ3", "Zone4/PEQ4"});
+        CHECK_FALSE(settings.role_paths[0].polarity.has_value());
+        CHECK(settings.channels.size() == 4);
+        CHECK(settings.channels[0].gain == 0);  // resolved on connect
+        CHECK(expand_role_path("Amp/Out{channel}/Eq{band}/{band}", 12, 3) == "Amp/Out12/Eq3/3");
+    }
+
+    TEST_CASE("broken role paths list every problem") {
+        auto profile = generic_profile();
+        profile.control_json = R"({"protocol":"aes70","transport":"tcp","max_commands_per_s":0,)"
+                               R"("role_paths":{"gain":"Zone/Gain","mute":"Zone{channel}//Mute","band":"Zone{channel}/PEQ",)"
+                               R"("volume":"x"}})";
+        const std::string message = error_text([&] { (void)read_aes70_control_settings(profile); });
+        CHECK(message.find("control.max_commands_per_s 0 must be a number from 1 to 10000") != std::string::npos);
+        CHECK(message.find("control.role_paths.volume is not a known key") != std::string::npos);
+        CHECK(message.find("control.role_paths.mute \"Zone{channel}//Mute\" must be a role path") != std::string::npos);
+        CHECK(message.find("control.role_paths.delay is missing") != std::string::npos);
+        CHECK(message.find("control.role_paths.band \"Zone{channel}/PEQ\" has no {band}") != std::string::npos);
+
+        profile.control_json = R"({"protocol":"aes70","transport":"tcp","objects":{"channels":[]},)"
+                               R"("role_paths":{"gain":"G","mute":"M","delay":"D","band":"B{band}"}})";
+        const std::string both = error_text([&] { (void)read_aes70_control_settings(profile); });
+        CHECK(both.find("has both \"objects\" and \"role_paths\"") != std::string::npos);
+
+        profile.control_json = R"({"protocol":"aes70","transport":"tcp",)"
+                               R"("role_paths":{"gain":"Gain","mute":"Mute","delay":"Delay","band":"PEQ{band}"}})";
+        const std::string shared = error_text([&] { (void)read_aes70_control_settings(profile); });
+        CHECK(shared.find("give channel 2 the path \"Gain\" of channel 1") != std::string::npos);
+    }
+
+    TEST_CASE("role paths resolve on the Node device") {
+        if (!device_peer_available()) {
+            return;
+        }
+        NodeDevice device({"--zones=4"});
+        Aes70Driver driver(generic_amplifier(device.port()), {});
+        driver.connect();
+        const auto& channels = driver.settings().channels;
+        REQUIRE(channels.size() == 4);
+        CHECK(channels[0].gain == 10001);
+        CHECK(channels[1].delay == 20003);
+        CHECK(channels[2].mute == 30002);
+        CHECK(channels[3].bands == std::vector<OcaONo>{40011, 40012, 40013, 40014});
+        CHECK(driver.subscribed());
+        CHECK(driver.locked_object_count() == 0);  // the Node device offers no locks
+
+        driver.write({3, ParameterKind::band_freq_hz, 2}, 250.0);
+        Aes70Driver checker(mini_device_amplifier(device.port()), unwatched());  // channels 1 and 2 by number
+        checker.connect();
+        CHECK(number(driver.read({3, ParameterKind::band_freq_hz, 2})) == 250.0);
+        CHECK(number(checker.read({2, ParameterKind::band_freq_hz, 2})) == 1000.0);
+    }
+
+    TEST_CASE("missing role path names the path") {
+        if (!device_peer_available()) {
+            return;
+        }
+        NodeDevice device;  // 2 zones: channels 3 and 4 of the generic profile are missing
+        auto amplifier = generic_amplifier(device.port());
+        auto control = nlohmann::json::parse(amplifier.profile.control_json);
+        control["role_paths"]["gain"] = "Zone{channel}";  // the zone's block, not its OcaGain
+        amplifier.profile.control_json = control.dump();
+        Aes70Driver driver(amplifier, {});
+        Error failure("none");
+        try {
+            driver.connect();
+        } catch (const Error& error) {
+            failure = error;
+        }
+        const std::string message = failure.what();
+        CHECK(failure.kind() == ErrorKind::configuration);
+        CHECK(message.find("the role paths of profile 'generic-aes70' do not match the device") != std::string::npos);
+        CHECK(message.find("channel 1 gain: \"Zone1\" (object 10000) has class 1.1.3, not OcaGain 1.1.1.5") !=
+              std::string::npos);
+        CHECK(message.find("channel 3 delay: the device has no object at role path \"Zone3/Delay\"") != std::string::npos);
+        CHECK(message.find("channel 4 band 4: the device has no object at role path \"Zone4/PEQ4\"") != std::string::npos);
+    }
+
+    TEST_CASE("identity and object tree of the Node device") {
+        if (!device_peer_available()) {
+            return;
+        }
+        NodeDevice device;
+        Aes70Driver driver(mini_device_amplifier(device.port()), unwatched());
+        driver.connect();
+        const auto identity = driver.identity();
+        CHECK(identity.manufacturer == "Example Audio");
+        CHECK(identity.model == "MiniAmp");
+        CHECK(identity.version == "0.1");
+        CHECK(identity.serial_number == "SN-000001");
+        CHECK(identity.device_name == "MiniAmp-1");
+        CHECK(identity.oca_version == std::optional<std::uint16_t>{2});
+
+        const auto tree = driver.object_tree();
+        CHECK(tree.size() == 2 * (1 + 3 + 4));  // per zone: the block, gain, mute, delay and 4 filters
+        const auto peq = std::find_if(tree.begin(), tree.end(), [](const auto& object) { return object.ono == 20013; });
+        REQUIRE(peq != tree.end());
+        CHECK(peq->role_path == "Zone2/PEQ3");
+        CHECK(peq->container == 20000);
+        CHECK(class_name(peq->class_id) == "OcaFilterParametric");
+        const auto delay = std::find_if(tree.begin(), tree.end(), [](const auto& object) { return object.ono == 20003; });
+        REQUIRE(delay != tree.end());
+        CHECK(class_name(delay->class_id) == "OcaDelayExtended");
+        CHECK(delay->role_path == "Zone2/Delay");
+    }
+
+    TEST_CASE("change by another controller fails the next call") {
+        if (!device_peer_available()) {
+            return;
+        }
+        NodeDevice device;
+        Aes70Driver pusher(mini_device_amplifier(device.port()), {});
+        Aes70Driver other(mini_device_amplifier(device.port()), unwatched());
+        pusher.connect();
+        other.connect();
+        std::atomic<int> changes_seen{0};
+        REQUIRE(pusher.subscribe([&](const ParameterId& id, const ParameterValue& value) {
+            if (id == ParameterId{1, ParameterKind::gain_db, 0} && value == ParameterValue{-7.0}) {
+                ++changes_seen;
+            }
+        }));
+
+        // linetune's own writes notify too, and must not count as changes by others.
+        CHECK(number(pusher.read({1, ParameterKind::gain_db, 0})) == 0.0);
+        pusher.write({1, ParameterKind::gain_db, 0}, -2.0);
+        pusher.write({1, ParameterKind::band_type, 1}, FilterKind::low_shelf);
+        CHECK(number(pusher.read({1, ParameterKind::gain_db, 0})) == -2.0);
+
+        other.write({1, ParameterKind::gain_db, 0}, -7.0);
+        const std::string message = error_text([&] { (void)pusher.read({2, ParameterKind::mute, 0}); });
+        CHECK(message.find("channel 1 gain_db was changed to -7 by another controller (PropertyChanged from object 10001)") !=
+              std::string::npos);
+        CHECK(changes_seen.load() == 1);
+        CHECK(number(pusher.read({1, ParameterKind::gain_db, 0})) == -7.0);  // reported once, then known
+
+        other.write({2, ParameterKind::band_q, 3}, 2.5);  // a property linetune never read still counts
+        const std::string q_message = error_text([&] { pusher.write({1, ParameterKind::delay_ms, 0}, 1.0); });
+        CHECK(q_message.find("channel 2 band 3 q was changed to 2.5 by another controller") != std::string::npos);
+    }
+
+    TEST_CASE("reconnect re-subscribes and re-verifies") {
+        if (!device_peer_available()) {
+            return;
+        }
+        NodeDevice device;
+        Aes70Driver pusher(mini_device_amplifier(device.port()), {});
+        Aes70Driver other(mini_device_amplifier(device.port()), unwatched());
+        pusher.connect();
+        other.connect();
+        pusher.write({1, ParameterKind::gain_db, 0}, -2.0);
+        CHECK(pusher.read({2, ParameterKind::mute, 0}) == ParameterValue{false});
+
+        pusher.close();
+        other.write({1, ParameterKind::gain_db, 0}, -9.0);
+        pusher.connect();
+        REQUIRE(pusher.changes_found_on_reconnect().size() == 1);
+        CHECK(pusher.changes_found_on_reconnect()[0].find("channel 1 gain_db differs from what linetune last wrote") == 0);
+        CHECK(number(pusher.read({1, ParameterKind::gain_db, 0})) == -9.0);
+
+        other.write({2, ParameterKind::mute, 0}, true);  // noticed through the new subscriptions
+        const std::string message = error_text([&] { (void)pusher.read({1, ParameterKind::gain_db, 0}); });
+        CHECK(message.find("channel 2 mute was changed to true by another controller") != std::string::npos);
+    }
+
+    TEST_CASE("SetMultiple sets a band atomically") {
+        if (!device_peer_available()) {
+            return;
+        }
+        NodeDevice device;
+        Aes70Driver driver(mini_device_amplifier(device.port()), {});
+        driver.connect();
+        driver.write_band(1, 2, {true, FilterKind::high_shelf, 4000.0, -3.0, 0.8});
+        CHECK(driver.read({1, ParameterKind::band_type, 2}) == ParameterValue{FilterKind::high_shelf});
+        CHECK(number(driver.read({1, ParameterKind::band_freq_hz, 2})) == 4000.0);
+        CHECK(number(driver.read({1, ParameterKind::band_gain_db, 2})) == -3.0);
+        CHECK(number(driver.read({1, ParameterKind::band_q, 2})) == doctest::Approx(0.8).epsilon(float32_relative_tolerance));
+        CHECK(driver.read({1, ParameterKind::band_enabled, 2}) == ParameterValue{true});
+
+        // +30 dB is beyond the device's +12 dB: the device rejects the whole call, the new frequency included.
+        const std::string message = error_text([&] { driver.write_band(1, 2, {true, FilterKind::peaking, 250.0, 30.0, 2.0}); });
+        CHECK(message.find("method 4.11 on object 10012 returned ParameterOutOfRange") != std::string::npos);
+        CHECK(number(driver.read({1, ParameterKind::band_freq_hz, 2})) == 4000.0);
+        CHECK(driver.read({1, ParameterKind::band_type, 2}) == ParameterValue{FilterKind::high_shelf});
     }
 }
 

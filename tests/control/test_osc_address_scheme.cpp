@@ -117,9 +117,12 @@ TEST_CASE("generic scheme rejects unusable arguments with the reason") {
     }
 }
 
-TEST_CASE("address scheme lookup knows the generic name only") {
+TEST_CASE("address scheme lookup knows generic and x32") {
     CHECK(make_osc_address_scheme("linetune-generic")->name() == "linetune-generic");
-    CHECK(contains(error_message([] { (void)make_osc_address_scheme("x32"); }), "'x32' is unknown"));
+    CHECK(make_osc_address_scheme("x32")->name() == "x32");
+    const std::string unknown = error_message([] { (void)make_osc_address_scheme("wing"); });
+    CHECK(contains(unknown, "'wing' is unknown"));
+    CHECK(contains(unknown, "'linetune-generic' and 'x32'"));
 }
 
 TEST_CASE("device value rules round to the step and check ranges") {
@@ -157,15 +160,15 @@ TEST_CASE("osc control settings read the shipped profile") {
 TEST_CASE("osc control settings list every problem") {
     const std::string message = error_message([] {
         (void)read_osc_control_settings(profile_with_control(
-            R"({"protocol":"osc","transport":"tcp","address_scheme":"x32","reply_timeout_ms":0,"retries":11,)"
+            R"({"protocol":"osc","transport":"serial","address_scheme":"x99","reply_timeout_ms":0,"retries":11,)"
             R"("verified_on_real_device":"yes","port":9000})"));
     });
     CAPTURE(message);
 
     CHECK(contains(message, "profile 'virtual-amp':"));
     CHECK(contains(message, "control.port is not a known key"));
-    CHECK(contains(message, "control.transport \"tcp\""));
-    CHECK(contains(message, "'x32' is unknown"));
+    CHECK(contains(message, "control.transport \"serial\""));
+    CHECK(contains(message, "'x99' is unknown"));
     CHECK(contains(message, "control.reply_timeout_ms 0 must be a whole number from 1 to 60000 ms"));
     CHECK(contains(message, "control.retries 11 must be a whole number from 0 to 10"));
     CHECK(contains(message, "control.verified_on_real_device must be true or false"));

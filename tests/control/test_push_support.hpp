@@ -21,6 +21,8 @@ struct MemoryDevice {
     std::string name;
     AmplifierState state;
     bool readable = true;
+    /// False for a device like the X32: band_enabled can be read but not written.
+    bool per_band_enable = true;
     std::vector<AmplifierState> history;  ///< the state after every applied write, in order
     std::size_t writes_received = 0;      ///< writes that reached the device, failed ones included
     std::size_t operations = 0;           ///< reads and writes, failed ones included
@@ -58,6 +60,9 @@ public:
     }
 
     void write(const ParameterId& id, const ParameterValue& value) override {
+        if (!can_write(id.kind)) {
+            throw Error(description() + ": " + describe(id) + " cannot be set", ErrorKind::configuration);
+        }
         ++device_->operations;
         const std::size_t number = ++device_->writes_received;
         if (device_->before_write) {
@@ -85,6 +90,10 @@ public:
     }
 
     [[nodiscard]] bool can_read_back() const override { return device_->readable; }
+
+    [[nodiscard]] bool can_write(ParameterKind kind) const override {
+        return device_->per_band_enable || kind != ParameterKind::band_enabled;
+    }
 
 private:
     void apply(const ParameterId& id, const ParameterValue& value) {

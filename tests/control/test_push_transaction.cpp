@@ -87,6 +87,64 @@ TEST_SUITE("push transaction") {
         CHECK_FALSE(rig["amp-2"].state.channels[0].bands[1].enabled);
     }
 
+    TEST_CASE("push without band enable flattens unused bands") {
+        const auto venue = test::memory_venue(1);
+        test::MemoryRig rig(venue);
+        auto& device = rig["amp-1"];
+        device.per_band_enable = false;
+        // The channel EQ is on, so every band is heard: a boost and a high-pass on channel 1.
+        device.state = starting_state();
+        for (auto& channel : device.state.channels) {
+            for (auto& band : channel.bands) {
+                band.enabled = true;
+            }
+        }
+        device.state.channels[0].bands[3] = {true, FilterKind::high_pass, 80.0, 0.0, 0.71};
+        const auto targets = targets_for(venue);
+
+        auto push = control::prepare_push(venue, targets, rig.factory(), test::quick_options());
+        const auto report = control::execute_push(push, journal_in("no-band-enable"), test::quick_options());
+
+        CHECK(report.succeeded());
+        CHECK(report.devices[0].outcome == control::DeviceOutcome::verified);
+        for (const auto& planned : push.writes) {
+            CHECK(planned.write.id.kind != ParameterKind::band_enabled);
+        }
+        for (const auto& state : device.history) {
+            for (const auto& channel : state.channels) {
+                for (const auto& band : channel.bands) {
+                    CHECK(band.enabled);
+                }
+            }
+        }
+        // zone-1 uses bands 1 and 2; zone-2 uses band 1. The rest are flat peaking bands.
+        const auto& channel_1 = device.state.channels[0];
+        CHECK(channel_1.bands[0].gain_db == doctest::Approx(4.0));
+        CHECK(channel_1.bands[1].gain_db == doctest::Approx(-6.0));
+        for (const std::size_t b : {2U, 3U}) {
+            CAPTURE(b);
+            CHECK(channel_1.bands[b].type == FilterKind::peaking);
+            CHECK(channel_1.bands[b].gain_db == 0.0);
+        }
+        const auto& channel_2 = device.state.channels[1];
+        CHECK(channel_2.bands[0].freq_hz == doctest::Approx(3150.0));
+        for (const std::size_t b : {1U, 2U, 3U}) {
+            CAPTURE(b);
+            CHECK(channel_2.bands[b].type == FilterKind::peaking);
+            CHECK(channel_2.bands[b].gain_db == 0.0);
+        }
+    }
+
+    TEST_CASE("push without band enable stops when channel eq is off") {
+        const auto venue = test::memory_venue(1);
+        test::MemoryRig rig(venue);
+        rig["amp-1"].per_band_enable = false;  // neutral state: every band off, the channel EQ off
+
+        CHECK_THROWS_WITH_AS(control::prepare_push(venue, targets_for(venue), rig.factory(), test::quick_options()),
+                             doctest::Contains("the EQ of the channel is switched off"), Error);
+        CHECK(rig["amp-1"].writes_received == 0);
+    }
+
     TEST_CASE("journal on disk before first write") {
         const auto venue = test::memory_venue(1);
         test::MemoryRig rig(venue);

@@ -236,6 +236,34 @@ TEST_SUITE("push write order") {
         }
     }
 
+    TEST_CASE("flattening bands without band enable stays under both") {
+        // A device without per-band enable (the X32) keeps every band on. A band the correction
+        // does not use becomes 0 dB peaking, and no enable write can hide that type change.
+        std::mt19937 random(test_seed() + 7u);
+        for (int trial = 0; trial < 100; ++trial) {
+            CAPTURE(trial);
+            ChannelState from = random_channel(random);
+            for (auto& band_state : from.bands) {
+                band_state.enabled = true;
+            }
+            control::ZoneTarget target;
+            target.setting.gain_db = std::round(from.gain_db + 3.0 * std::sin(trial));
+            target.setting.delay_ms = from.delay_ms;
+            target.setting.bands = {{analysis::FilterType::peaking, 250.0 + 20.0 * trial, -4.0, 1.2}};
+            const auto limits = test::memory_amplifier_limits();
+            const auto to = control::target_channel_state(from, target, limits, false);
+            const auto plan = control::order_channel_writes(1, from, to, limits, sample_rate_hz);
+
+            CHECK_FALSE(writes_kind(plan, ParameterKind::band_enabled));
+            CHECK(worst_excess_db(from, to, plan) <= loudness_tolerance_db);
+            for (std::size_t b = 1; b < to.bands.size(); ++b) {
+                CHECK(to.bands[b].enabled);
+                CHECK(to.bands[b].type == FilterKind::peaking);
+                CHECK(to.bands[b].gain_db == 0.0);
+            }
+        }
+    }
+
     TEST_CASE("random plans stay under old and new") {
         const unsigned seed = test_seed();
         MESSAGE("random plans: seed " << seed << " (set LINETUNE_TEST_SEED to repeat another)");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "linetune/analysis/sweep_recording.hpp"
+#include "linetune/capture/multi_sweep.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -20,6 +21,7 @@ struct MicImpulseResponse {
     std::string mic;
     std::filesystem::path wav_path;
     analysis::RecordedChannel channel;  ///< levels, flags and arrival from the recording
+    std::optional<MultiSweepSeparation> separation;  ///< set for a zone of a multiple-sweep pass
 };
 
 /// The impulse responses of one zone's recording.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "linetune/capture/multi_sweep.hpp"
 #include "linetune/capture/recording_file.hpp"
 #include "linetune/core/capture_stream.hpp"
 #include "linetune/core/sweep.hpp"
@@ -8,6 +9,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@ struct MeasureProgress {
         zone_started,   ///< the zone's pass is about to play
         pass_repeated,  ///< the pass had xruns and plays once more
         zone_finished,  ///< the zone's recording is on disk
+        multi_sweep_started,  ///< the one pass of every zone is about to play (MeasureOptions::multi_sweep)
     };
     Event event = Event::zone_started;
     std::string zone;
@@ -26,6 +29,7 @@ struct MeasureProgress {
     std::size_t zone_count = 0;
     double sound_s = 0.0;         ///< length of one pass (sweep + tail)
     std::size_t xrun_count = 0;   ///< pass_repeated and zone_finished: xruns of the pass just played
+    double sequential_sound_s = 0.0;  ///< multi_sweep_started: the same zones measured one after another
 };
 
 /// Settings of a sequential measurement.
@@ -43,6 +47,10 @@ struct MeasureOptions {
     /// disturbance (another program starting); a stream that keeps dropping buffers needs a larger
     /// buffer, which only the user can set.
     std::size_t max_passes = 2;
+    /// Measures every zone in one pass with overlapped sweeps (plan_multi_sweep) instead of one
+    /// pass per zone; tail_s is then each zone's impulse-response window.
+    bool multi_sweep = false;
+    MultiSweepOptions multi_sweep_options;
     std::function<void(const MeasureProgress&)> progress;  ///< called on the measuring thread; may be empty
 };
 
@@ -59,6 +67,7 @@ struct ZoneRecording {
 struct MeasureResult {
     std::vector<ZoneRecording> recordings;  ///< in measuring order
     double sound_s = 0.0;  ///< total time audio played, repeated passes included
+    std::optional<MultiSweepPlan> multi_sweep;  ///< the pass's plan, when MeasureOptions::multi_sweep
 };
 
 /// Checks, before any audio, that the stream and venue allow the measurement. The stream's rate
@@ -72,7 +81,9 @@ void check_measurement_setup(const Venue& venue, const StreamFormat& format, con
 /// recording is written to SESSION/measurements/ZONE/recording.wav and then recording.json as
 /// soon as its pass ends. Throws a configuration Error before any audio (check_measurement_setup).
 /// Throws a device Error for clipping at any input, and then nothing is written for that zone, or
-/// for xruns in a repeated pass. Zones finished before a failure stay on disk.
+/// for xruns in a repeated pass. Zones finished before a failure stay on disk. With
+/// options.multi_sweep, one pass plays every zone's sweep at its planned offset and each zone's
+/// folder gets the pass's recording (a hard link where the file system allows) with its placement.
 MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::filesystem::path& session_dir,
                       const MeasureOptions& options);
 

@@ -24,6 +24,17 @@ struct RecordingChannel {
     bool silent = false;  ///< peak below the silent-input threshold: the mic heard nothing
 };
 
+/// Placement of a zone in a multiple-sweep pass, whose recording every zone of the pass shares.
+struct MultiSweepPlacement {
+    std::vector<std::string> zones;           ///< zones of the pass, in pass order
+    std::vector<std::size_t> offsets_frames;  ///< per zone of the pass: start of its sweep
+    std::size_t offset_frames = 0;            ///< this zone's sweep start after the start of playback
+    std::size_t window_frames = 0;            ///< this zone's impulse response after its offset
+    std::size_t max_overlapping = 1;          ///< most sweeps that played at one moment
+    double ceiling_dbfs = 0.0;                ///< the level the sum of the overlapping sweeps stayed under
+    double sequential_sound_s = 0.0;          ///< the same zones measured one after another
+};
+
 /// The JSON metadata written beside a recording's WAV; its presence marks the recording complete.
 struct RecordingMetadata {
     std::string venue;
@@ -45,6 +56,7 @@ struct RecordingMetadata {
     std::optional<double> humidity_percent;
     std::string recorded_utc;   ///< end of the pass, ISO 8601 ("2025-06-01T20:15:03Z")
     std::string software;       ///< "linetune 0.1.0"
+    std::optional<MultiSweepPlacement> multi_sweep;  ///< set for a zone of a multiple-sweep pass
 };
 
 /// SESSION/measurements/ZONE: the folder of one zone's recording.

@@ -16,7 +16,7 @@ struct DriverSettings {
 };
 
 /// The driver of a venue amplifier, chosen by the "protocol" of its profile's "control" object and
-/// aimed at the amplifier's host and port (OSC over UDP, or AES70 over OCP.1/TCP). Throws Error
+/// aimed at the amplifier's host and port (OSC over UDP or TCP, or AES70 over OCP.1/TCP). Throws Error
 /// (configuration) when the amplifier has no host, or its profile names no control protocol
 /// linetune speaks.
 std::unique_ptr<DeviceDriver> make_device_driver(const Amplifier& amplifier, const DriverSettings& settings = {});

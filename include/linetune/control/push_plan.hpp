@@ -57,7 +57,13 @@ ZoneTarget rounded_to_steps(const ZoneTarget& target, const ChannelLimits& limit
 /// delay come from the setting, mute from the snapshot, and polarity from the request or else the
 /// snapshot. Numbers are rounded to the device's steps. A value that matches the snapshot within
 /// the read-back tolerance keeps the snapshot's value, so that it is not written.
-ChannelState target_channel_state(const ChannelState& snapshot, const ZoneTarget& target, const ChannelLimits& limits);
+///
+/// Without per_band_enable (a device that cannot switch single bands, such as the X32), every
+/// band keeps the snapshot's enabled state, and an unused band becomes a 0 dB peaking band at its
+/// frequency and Q, which is flat. Throws Error (configuration) when the setting has bands but the
+/// snapshot's bands are off (the channel's EQ is switched off), because they would not be heard.
+ChannelState target_channel_state(const ChannelState& snapshot, const ZoneTarget& target, const ChannelLimits& limits,
+                                  bool per_band_enable = true);
 
 /// Reads a corrections file for a push: per zone the setting (as read_zone_settings reads it) and
 /// an optional "polarity_inverted" flag. Throws Error (configuration) naming the file and zone when

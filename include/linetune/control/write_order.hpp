@@ -57,10 +57,11 @@ ChannelWritePlan order_channel_writes_muted(std::size_t channel, const ChannelSt
 
 /// Orders the writes for a channel whose current values are unknown (a device that cannot report
 /// them). The gain goes to the bottom of its range first. Then come delay, polarity (only when
-/// write_polarity) and every owned band, disabled while its shape is written, and last the gain of
-/// `to`. Mute is never written, because the channel's current mute state is unknown.
+/// write_polarity) and every owned band, disabled while its shape is written (only when
+/// write_band_enabled: a device without per-band enable hears its shape writes at the lowered gain),
+/// and last the gain of `to`. Mute is never written, because the channel's current mute state is unknown.
 ChannelWritePlan order_writes_without_readback(std::size_t channel, const ChannelState& to, const ChannelLimits& limits,
-                                               bool write_polarity);
+                                               bool write_polarity, bool write_band_enabled = true);
 
 /// Applies one write to a channel state (the write's channel number is not checked).
 void apply_write(ChannelState& state, const ParameterWrite& write);

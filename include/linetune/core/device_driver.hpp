@@ -31,6 +31,20 @@ public:
     /// False for devices that cannot report their values: pushes to them stay "unverified".
     [[nodiscard]] virtual bool can_read_back() const = 0;
 
+    /// False for a parameter the device reports but cannot set on its own, such as band_enabled
+    /// on a console that switches the EQ of a whole channel. A push then leaves it as it is.
+    [[nodiscard]] virtual bool can_write(ParameterKind kind) const {
+        (void)kind;
+        return true;
+    }
+
+    /// The value the device holds after a set of `value`, after its own quantisation (a console's
+    /// fixed grid of frequencies, for example). A push compares read-backs with it.
+    [[nodiscard]] virtual ParameterValue held_value(const ParameterId& id, const ParameterValue& value) const {
+        (void)id;
+        return value;
+    }
+
     /// Asks to be told when another controller changes a value; returns false when the protocol
     /// or device cannot notify. The callback may run on another thread.
     virtual bool subscribe(std::function<void(const ParameterId&, const ParameterValue&)> on_change) {

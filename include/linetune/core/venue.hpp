@@ -160,6 +160,17 @@ struct PushSafetyLimits {
     double delay_margin_ms = 5.0;       ///< allowed above max_distance_m / c (latency, precedence offsets)
 };
 
+/// Settings that tune the rig as one system: subs aligned to the mains, the coupling of a hang's
+/// zones and the level across the audience.
+struct SystemTuningSetup {
+    /// Microphones (one, or an area) where the subs are aligned to the mains by phase. Empty means
+    /// every microphone that weights a subs zone and a mains zone above 0.
+    std::vector<std::string> alignment_mics;
+    std::optional<double> crossover_hz;  ///< subs-to-mains crossover; empty: where their levels meet
+    double coupling_below_hz = 200.0;    ///< below it a hang's zones get one EQ curve in the joint fit; 0: off
+    std::optional<double> level_drop_db_per_doubling;  ///< target level drop with distance; empty: no shading
+};
+
 /// A venue file: the amplifiers, zones, microphones and target of one tuning job.
 struct Venue {
     std::string name;
@@ -170,6 +181,7 @@ struct Venue {
     TargetCurve target;
     AudioInterfaceSetup audio_interface;
     PushSafetyLimits safety;
+    SystemTuningSetup system;
     std::vector<Amplifier> amplifiers;
     std::vector<Zone> zones;
     std::vector<Microphone> microphones;

@@ -59,6 +59,13 @@ public:
 class ClassicEqFitter final : public EqFitter {
 public:
     EqFitResult fit(const EqFitRequest& request) const override;
+
+    /// Fits from given initial bands (a learned model's prediction) instead of the greedy
+    /// placement: refines them together by Levenberg–Marquardt, drops weak ones, then rounds and
+    /// checks them as fit() does. It adds, swaps and restarts no band. refine = false skips the
+    /// refinement. Bands of types the device does not allow and bands beyond max_bands are dropped.
+    EqFitResult fit_from(const EqFitRequest& request, const std::vector<analysis::ParametricBand>& initial_bands,
+                         bool refine = true) const;
 };
 
 }  // namespace linetune::correction

@@ -1,9 +1,13 @@
 #pragma once
 
+#include "linetune/analysis/air_absorption.hpp"
 #include "linetune/analysis/biquad.hpp"
 #include "linetune/analysis/smoothing.hpp"
 #include "linetune/core/frequency_response.hpp"
 #include "linetune/core/venue.hpp"
+#include "linetune/correction/joint_fit.hpp"
+#include "linetune/correction/level_shading.hpp"
+#include "linetune/correction/system_alignment.hpp"
 
 #include <filesystem>
 #include <map>
@@ -21,6 +25,8 @@ struct ZoneSetting {
     std::vector<analysis::ParametricBand> bands;
 };
 
+class EqFitter;
+
 /// Settings of a tuning run.
 struct TuneOptions {
     std::filesystem::path measurements_dir;  ///< root of DIR/<zone>/<mic>.wav; the venue's map wins
@@ -29,6 +35,10 @@ struct TuneOptions {
     std::map<std::string, ZoneSetting> applied;
     analysis::Smoothing smoothing{analysis::SmoothingKind::fractional_octave, 6.0};  ///< fit resolution
     double points_per_octave = 24.0;  ///< grid of the fitted and reported responses
+    const EqFitter* fitter = nullptr;  ///< EQ fitter per zone; null: the classic fitter
+    /// Air to tune for instead of the air measured in (the venue's temperature_c and
+    /// humidity_percent): air absorption and arrival times are recomputed, nothing is measured again.
+    std::optional<analysis::AtmosphericConditions> weather;
 };
 
 /// Residual deviation from the target (level removed) in a zone's band, before and after.
@@ -62,10 +72,22 @@ struct ZoneOutcome {
     std::vector<std::string> notes;
 };
 
+/// Findings on the rig as one system: subs aligned to the mains, the joint fit against
+/// independent fitting, and levels against the shading target.
+struct SystemOutcome {
+    std::optional<CrossoverAlignment> crossover;  ///< empty when the venue has no subs and mains to align
+    std::vector<JointMicOutcome> joint_fit;       ///< per mic: residual of the summed response, joint vs independent
+    double mean_rms_independent_db = 0.0;
+    double mean_rms_joint_db = 0.0;
+    std::vector<MicLevelDeviation> levels;        ///< with level_drop_db_per_doubling set
+    std::vector<std::string> notes;
+};
+
 /// The whole tuning run: one outcome per zone, in the venue's order.
 struct TuningResult {
     std::string venue_name;
     std::vector<ZoneOutcome> zones;
+    SystemOutcome system;
     std::vector<std::string> notes;
 };
 

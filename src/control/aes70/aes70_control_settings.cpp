@@ -27,9 +27,16 @@ constexpr long long max_reply_timeout_ms = 60000;
 constexpr long long min_heartbeat_ms = 200;
 constexpr long long max_heartbeat_ms = 60000;
 
-constexpr std::array<std::string_view, 6> known_keys{"protocol",     "transport", "reply_timeout_ms",
-                                                     "heartbeat_ms", "objects",   "verified_on_real_device"};
+// A command rate above 10000 per second is beyond any device's control processor; below one per
+// second a push of a few hundred writes would take minutes.
+constexpr double min_commands_per_s = 1.0;
+constexpr double max_commands_per_s = 10000.0;
+
+constexpr std::array<std::string_view, 8> known_keys{"protocol",     "transport",          "reply_timeout_ms",
+                                                     "heartbeat_ms", "objects",            "role_paths",
+                                                     "verified_on_real_device", "max_commands_per_s"};
 constexpr std::array<std::string_view, 5> known_channel_keys{"gain", "mute", "delay", "polarity", "bands"};
+constexpr std::array<std::string_view, 5> known_role_path_keys{"gain", "mute", "delay", "polarity", "band"};
 
 using Problems = std::vector<std::string>;
 
@@ -99,7 +106,8 @@ void read_object_map(const nlohmann::json& control, const DeviceProfile& profile
     const auto objects = control.find("objects");
     if (objects == control.end() || !objects->is_object() || !objects->contains("channels") ||
         !(*objects)["channels"].is_array()) {
-        problems.push_back("control.objects must hold \"channels\": a list with the object numbers of each channel");
+        problems.push_back("control.objects must hold \"channels\": a list with the object numbers of each channel "
+                           "(or name the objects by \"role_paths\")");
         return;
     }
     const auto& channels = (*objects)["channels"];
@@ -130,6 +138,79 @@ void read_object_map(const nlohmann::json& control, const DeviceProfile& profile
     }
 }
 
+/// Reads one role path pattern: a non-empty text of '/'-separated roles, none of them empty.
+std::string read_path_pattern(const nlohmann::json& role_paths, std::string_view key, Problems& problems) {
+    const std::string where = "control.role_paths." + std::string(key);
+    const auto item = role_paths.find(key);
+    if (item == role_paths.end()) {
+        problems.push_back(where + " is missing");
+        return {};
+    }
+    const std::string pattern = item->is_string() ? item->get<std::string>() : std::string();
+    const bool empty_role = pattern.empty() || pattern.front() == '/' || pattern.back() == '/' ||
+                            pattern.find("//") != std::string::npos;
+    if (!item->is_string() || empty_role) {
+        problems.push_back(where + " " + item->dump() +
+                           " must be a role path such as \"Zone{channel}/Gain\": roles separated by '/', none empty");
+        return {};
+    }
+    return pattern;
+}
+
+/// Reads "role_paths": one pattern per parameter, expanded for every channel and owned band.
+void read_role_paths(const nlohmann::json& control, const DeviceProfile& profile, Aes70ControlSettings& settings,
+                     Problems& problems) {
+    const auto& role_paths = control["role_paths"];
+    if (!role_paths.is_object()) {
+        problems.push_back("control.role_paths must be an object of role path patterns (\"gain\", \"mute\", "
+                           "\"delay\", \"band\", optional \"polarity\")");
+        return;
+    }
+    for (const auto& [key, value] : role_paths.items()) {
+        if (std::find(known_role_path_keys.begin(), known_role_path_keys.end(), key) == known_role_path_keys.end()) {
+            problems.push_back("control.role_paths." + key + " is not a known key; remove it or fix its spelling");
+        }
+    }
+    const std::string gain = read_path_pattern(role_paths, "gain", problems);
+    const std::string mute = read_path_pattern(role_paths, "mute", problems);
+    const std::string delay = read_path_pattern(role_paths, "delay", problems);
+    const std::string band = read_path_pattern(role_paths, "band", problems);
+    std::optional<std::string> polarity;
+    if (role_paths.contains("polarity")) {
+        polarity = read_path_pattern(role_paths, "polarity", problems);
+    }
+    if (!band.empty() && profile.limits.eq.max_bands > 1 && band.find("{band}") == std::string::npos) {
+        problems.push_back("control.role_paths.band \"" + band + "\" has no {band}, so every band would be one object");
+    }
+
+    std::map<std::string, std::string> owners;
+    for (std::size_t c = 1; c <= profile.channel_count; ++c) {
+        Aes70ChannelRolePaths paths{expand_role_path(gain, c, 0), expand_role_path(mute, c, 0),
+                                    expand_role_path(delay, c, 0), std::nullopt, {}};
+        if (polarity) {
+            paths.polarity = expand_role_path(*polarity, c, 0);
+        }
+        for (std::size_t b = 1; b <= profile.limits.eq.max_bands; ++b) {
+            paths.bands.push_back(expand_role_path(band, c, b));
+        }
+        std::vector<std::string> all{paths.gain, paths.mute, paths.delay};
+        all.insert(all.end(), paths.bands.begin(), paths.bands.end());
+        if (paths.polarity) {
+            all.push_back(*paths.polarity);
+        }
+        for (const auto& path : all) {
+            const std::string where = "channel " + std::to_string(c);
+            if (!path.empty() && !owners.emplace(path, where).second) {
+                problems.push_back("control.role_paths give " + where + " the path \"" + path + "\" of " +
+                                   owners[path] + "; every parameter needs its own object (use {channel} and {band})");
+                return;
+            }
+        }
+        settings.role_paths.push_back(std::move(paths));
+        settings.channels.emplace_back();
+    }
+}
+
 void read_text_fields(const nlohmann::json& control, Aes70ControlSettings& settings, Problems& problems) {
     if (control.value("protocol", std::string()) != "aes70") {
         problems.push_back("control.protocol must be \"aes70\" for the AES70 driver");
@@ -144,6 +225,18 @@ void read_text_fields(const nlohmann::json& control, Aes70ControlSettings& setti
 }
 
 }  // namespace
+
+std::string expand_role_path(const std::string& pattern, std::size_t channel, std::size_t band) {
+    std::string path = pattern;
+    const auto replace_all = [&path](std::string_view placeholder, const std::string& value) {
+        for (auto at = path.find(placeholder); at != std::string::npos; at = path.find(placeholder, at + value.size())) {
+            path.replace(at, placeholder.size(), value);
+        }
+    };
+    replace_all("{channel}", std::to_string(channel));
+    replace_all("{band}", std::to_string(band));
+    return path;
+}
 
 bool uses_aes70(const DeviceProfile& profile) {
     const auto control = nlohmann::json::parse(profile.control_json, nullptr, false);
@@ -176,7 +269,23 @@ Aes70ControlSettings read_aes70_control_settings(const DeviceProfile& profile) {
     read_integer(control, "heartbeat_ms", min_heartbeat_ms, max_heartbeat_ms, " ms", heartbeat_ms, problems);
     settings.heartbeat = std::chrono::milliseconds(heartbeat_ms);
 
-    read_object_map(control, profile, settings, problems);
+    if (const auto rate = control.find("max_commands_per_s"); rate != control.end()) {
+        if (!rate->is_number() || rate->get<double>() < min_commands_per_s || rate->get<double>() > max_commands_per_s) {
+            problems.push_back("control.max_commands_per_s " + rate->dump() + " must be a number from 1 to 10000");
+        } else {
+            settings.max_commands_per_s = rate->get<double>();
+        }
+    }
+
+    const bool by_number = control.contains("objects");
+    const bool by_role = control.contains("role_paths");
+    if (by_number && by_role) {
+        problems.push_back("control has both \"objects\" and \"role_paths\"; keep one way of naming the objects");
+    } else if (by_role) {
+        read_role_paths(control, profile, settings, problems);
+    } else {
+        read_object_map(control, profile, settings, problems);
+    }
 
     if (!problems.empty()) {
         std::string message = head + ":";

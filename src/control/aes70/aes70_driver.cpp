@@ -1,6 +1,7 @@
 #include "linetune/control/aes70/aes70_driver.hpp"
 
 #include "../device_address.hpp"
+#include "aes70_property_watch.hpp"
 
 #include "linetune/core/error.hpp"
 
@@ -11,6 +12,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 namespace linetune::control {
 namespace {
@@ -31,21 +33,23 @@ struct ParameterMethods {
     OcaMethodId get;
     OcaMethodId set;
     WireType wire_type;
+    OcaPropertyId property;  ///< the property that Get reads and Set writes
 };
 
 ParameterMethods methods_of(ParameterKind kind) {
     switch (kind) {
-    case ParameterKind::gain_db: return {ObjectClass::gain, {4, 1}, {4, 2}, WireType::float32};
-    case ParameterKind::delay_ms: return {ObjectClass::delay, {4, 1}, {4, 2}, WireType::float32};
-    case ParameterKind::mute: return {ObjectClass::mute, {4, 1}, {4, 2}, WireType::mute_state};
-    case ParameterKind::polarity_inverted: return {ObjectClass::polarity, {4, 1}, {4, 2}, WireType::polarity_state};
-    case ParameterKind::band_enabled: return {ObjectClass::filter, {2, 1}, {2, 2}, WireType::boolean};
-    case ParameterKind::band_type: return {ObjectClass::filter, {4, 3}, {4, 4}, WireType::eq_shape};
-    case ParameterKind::band_freq_hz: return {ObjectClass::filter, {4, 1}, {4, 2}, WireType::float32};
-    case ParameterKind::band_q: return {ObjectClass::filter, {4, 5}, {4, 6}, WireType::float32};
-    case ParameterKind::band_gain_db: return {ObjectClass::filter, {4, 7}, {4, 8}, WireType::float32};
+    case ParameterKind::gain_db: return {ObjectClass::gain, {4, 1}, {4, 2}, WireType::float32, {4, 1}};
+    case ParameterKind::delay_ms: return {ObjectClass::delay, {4, 1}, {4, 2}, WireType::float32, {4, 1}};
+    case ParameterKind::mute: return {ObjectClass::mute, {4, 1}, {4, 2}, WireType::mute_state, {4, 1}};
+    case ParameterKind::polarity_inverted:
+        return {ObjectClass::polarity, {4, 1}, {4, 2}, WireType::polarity_state, {4, 1}};
+    case ParameterKind::band_enabled: return {ObjectClass::filter, {2, 1}, {2, 2}, WireType::boolean, {2, 1}};
+    case ParameterKind::band_type: return {ObjectClass::filter, {4, 3}, {4, 4}, WireType::eq_shape, {4, 2}};
+    case ParameterKind::band_freq_hz: return {ObjectClass::filter, {4, 1}, {4, 2}, WireType::float32, {4, 1}};
+    case ParameterKind::band_q: return {ObjectClass::filter, {4, 5}, {4, 6}, WireType::float32, {4, 3}};
+    case ParameterKind::band_gain_db: return {ObjectClass::filter, {4, 7}, {4, 8}, WireType::float32, {4, 4}};
     }
-    return {ObjectClass::gain, {4, 1}, {4, 2}, WireType::float32};
+    return {ObjectClass::gain, {4, 1}, {4, 2}, WireType::float32, {4, 1}};
 }
 
 // OcaMuteState: 1 Muted, 2 Unmuted. OcaPolarityState: 1 NonInverted, 2 Inverted.
@@ -105,159 +109,35 @@ std::string class_name_of(ObjectClass object_class) {
     return "?";
 }
 
-std::string class_id_text(const std::vector<std::uint16_t>& fields) {
-    std::string text;
-    for (const auto field : fields) {
-        text += (text.empty() ? "" : ".") + std::to_string(field);
-    }
-    return text;
-}
+/// Bytes of a value on the wire: float32 4, every enumeration and Boolean 1.
+std::size_t wire_size_of(WireType wire_type) { return wire_type == WireType::float32 ? 4 : 1; }
 
-Aes70ControlSettings settings_with_options(const DeviceProfile& profile, const Aes70DriverOptions& options) {
-    auto settings = read_aes70_control_settings(profile);
-    if (options.reply_timeout) {
-        settings.reply_timeout = *options.reply_timeout;
-    }
-    return settings;
-}
+// Method IDs (AES70-2018): OcaRoot 1.x, OcaSubscriptionManager 3.1 AddSubscription,
+// OcaFilterParametric 4.11 SetMultiple.
+constexpr OcaMethodId get_lockable{1, 2};
+constexpr OcaMethodId unlock{1, 4};
+constexpr OcaMethodId lock_readonly{1, 6};
+constexpr OcaMethodId add_subscription{3, 1};
+constexpr OcaMethodId set_multiple{4, 11};
+constexpr OcaEventId property_changed_event{1, 1};
 
-}  // namespace
+// The subscriber method that notifications name. EV1 leaves it to the controller: the device only
+// echoes it back, and linetune matches notifications by emitter and property instead.
+constexpr OcaMethodId subscriber_method{1, 1};
 
-struct Aes70Driver::Target {
-    OcaONo ono = 0;  ///< 0: the channel has no such object (a polarity switch only)
-    ParameterMethods methods;
-};
+// OcaNotificationDeliveryMode 1: Reliable (on the same TCP connection).
+constexpr std::uint8_t delivery_reliable = 1;
 
-Aes70Driver::Aes70Driver(const Amplifier& amplifier, Aes70DriverOptions options)
-    : Aes70Driver(amplifier.name, amplifier.host, amplifier.port, amplifier.profile, std::move(options)) {}
+// SetMultiple mask bits: 1 Frequency, 2 Shape, 4 WidthParameter, 8 InbandGain, 16 ShapeParameter.
+// linetune sets the first four; ShapeParameter is unused by its five shapes.
+constexpr std::uint16_t set_multiple_linetune_fields = 0x0F;
 
-Aes70Driver::Aes70Driver(std::string device_name, const std::string& host, std::uint16_t port, DeviceProfile profile,
-                         Aes70DriverOptions options)
-    : device_name_(std::move(device_name)),
-      profile_(std::move(profile)),
-      options_(std::move(options)),
-      settings_(settings_with_options(profile_, options_)),
-      endpoint_(detail::device_endpoint<tcp>(device_name_, host, port, profile_.name,
-                                                settings_.verified_on_real_device || options_.allow_unverified_remote_host)) {}
-
-Aes70Driver::~Aes70Driver() = default;
-
-std::string Aes70Driver::description() const {
-    const auto address = endpoint_.address();
-    const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-    return "amplifier '" + device_name_ + "' (ocp1.tcp://" + host + ":" + std::to_string(endpoint_.port()) + ")";
-}
-
-void Aes70Driver::connect() {
-    connection_.reset();
-    Aes70ConnectionOptions connection_options;
-    connection_options.reply_timeout = settings_.reply_timeout;
-    connection_options.heartbeat = settings_.heartbeat;
-    connection_options.log = options_.log;
-    auto connection = std::make_unique<Aes70Connection>(description(), connection_options);
-    connection->open(endpoint_);
-    connection_ = std::move(connection);
-
-    for (std::size_t c = 0; c < settings_.channels.size(); ++c) {
-        const auto& objects = settings_.channels[c];
-        const std::string channel = "channel " + std::to_string(c + 1);
-        check_object_class(objects.gain, class_prefix_of(ObjectClass::gain), channel + " gain");
-        check_object_class(objects.mute, class_prefix_of(ObjectClass::mute), channel + " mute");
-        check_object_class(objects.delay, class_prefix_of(ObjectClass::delay), channel + " delay");
-        if (objects.polarity) {
-            check_object_class(*objects.polarity, class_prefix_of(ObjectClass::polarity), channel + " polarity");
-        }
-        for (std::size_t b = 0; b < profile_.limits.eq.max_bands && b < objects.bands.size(); ++b) {
-            check_object_class(objects.bands[b], class_prefix_of(ObjectClass::filter),
-                               channel + " band " + std::to_string(b + 1));
-        }
-    }
-}
-
-void Aes70Driver::check_object_class(OcaONo ono, const std::vector<std::uint16_t>& class_prefix, std::string_view what) {
-    constexpr OcaMethodId get_class_identification{1, 1};
-    const auto response = connection_->call(ono, get_class_identification, 0, {});
-    const std::string head = description() + ": " + std::string(what) + " (object " + std::to_string(ono) + ")";
-    if (response.status != OcaStatus::ok) {
-        throw Error(head + ": GetClassIdentification returned " + to_string(response.status) + ": " +
-                        explain_status(response.status),
-                    ErrorKind::configuration);
-    }
-    Ocp1Reader reader(response.parameters, head + " class identification");
-    const std::uint16_t field_count = reader.u16();
-    std::vector<std::uint16_t> class_id;
-    for (std::uint16_t i = 0; i < field_count && reader.remaining() >= 2; ++i) {
-        class_id.push_back(reader.u16());
-    }
-    const bool matches = class_id.size() >= class_prefix.size() &&
-                         std::equal(class_prefix.begin(), class_prefix.end(), class_id.begin());
-    if (!matches) {
-        throw Error(head + " has class " + class_id_text(class_id) + ", not " + class_id_text(class_prefix) +
-                        " or a subclass; correct the object map in profile '" + profile_.name + "'",
-                    ErrorKind::configuration);
-    }
-}
-
-Aes70Driver::Target Aes70Driver::target_of(const ParameterId& id) const {
-    if (id.channel < 1 || id.channel > settings_.channels.size()) {
-        throw Error(description() + ": " + describe(id) + ": the profile maps channels 1 to " +
-                        std::to_string(settings_.channels.size()),
-                    ErrorKind::configuration);
-    }
-    const auto& objects = settings_.channels[id.channel - 1];
-    Target target;
-    target.methods = methods_of(id.kind);
-    switch (target.methods.object_class) {
-    case ObjectClass::gain: target.ono = objects.gain; break;
-    case ObjectClass::mute: target.ono = objects.mute; break;
-    case ObjectClass::delay: target.ono = objects.delay; break;
-    case ObjectClass::polarity: target.ono = objects.polarity.value_or(0); break;
-    case ObjectClass::filter:
-        if (id.band < 1 || id.band > objects.bands.size()) {
-            throw Error(description() + ": " + describe(id) + ": the profile maps bands 1 to " +
-                            std::to_string(objects.bands.size()) + " of this channel",
-                        ErrorKind::configuration);
-        }
-        target.ono = objects.bands[id.band - 1];
-        break;
-    }
-    return target;
-}
-
-Ocp1Response Aes70Driver::call(const ParameterId& id, const Target& target, OcaMethodId method,
-                               std::uint8_t parameter_count, std::vector<std::uint8_t> parameters) {
-    if (!connection_ || !connection_->is_open()) {
-        throw Error(description() + ": " + describe(id) + ": not connected (connect first, or the link was lost)",
-                    ErrorKind::device);
-    }
-    auto response = connection_->call(target.ono, method, parameter_count, std::move(parameters));
-    if (response.status == OcaStatus::ok) {
-        return response;
-    }
-    const bool map_error = response.status == OcaStatus::bad_ono || response.status == OcaStatus::bad_method ||
-                           response.status == OcaStatus::not_implemented;
-    throw Error(description() + ": " + describe(id) + ": " + class_name_of(target.methods.object_class) + " method " +
-                    std::to_string(method.def_level) + "." + std::to_string(method.index) + " on object " +
-                    std::to_string(target.ono) + " returned " + to_string(response.status) + ": " +
-                    explain_status(response.status),
-                map_error ? ErrorKind::configuration : ErrorKind::device);
-}
-
-ParameterValue Aes70Driver::read(const ParameterId& id) {
-    const Target target = target_of(id);
-    if (target.ono == 0) {
-        // NOTE: a channel without an OcaPolarity object is reported as not inverted, so that a
-        // push can snapshot it; write() rejects inverting it.
-        return false;
-    }
-    const auto response = call(id, target, target.methods.get, 0, {});
-    const std::string head = description() + ": " + describe(id);
-    if (response.parameter_count < 1) {
-        throw Error(head + ": the Get Response carries no value", ErrorKind::device);
-    }
-    Ocp1Reader reader(response.parameters, head);
+/// Decodes a value of the parameter's wire type into linetune's units (delay: s on the wire, ms here).
+/// Throws Error (device) for a value linetune cannot represent or a short buffer.
+ParameterValue decode_value(const ParameterId& id, WireType wire_type, Ocp1Reader& reader) {
+    const std::string head = describe(id);
     try {
-        switch (target.methods.wire_type) {
+        switch (wire_type) {
         case WireType::float32: {
             const double value = reader.f32();
             return id.kind == ParameterKind::delay_ms ? value * milliseconds_per_second : value;
@@ -300,28 +180,16 @@ ParameterValue Aes70Driver::read(const ParameterId& id) {
     return 0.0;
 }
 
-void Aes70Driver::write(const ParameterId& id, const ParameterValue& value) {
-    const Target target = target_of(id);
-    const std::string head = description() + ": " + describe(id);
+/// Encodes a value for a Set. Throws Error (configuration) for a value of the wrong type or a
+/// number that is not a finite float32. head names the device and parameter.
+std::vector<std::uint8_t> encode_value(const ParameterId& id, WireType wire_type, const ParameterValue& value,
+                                       const std::string& head) {
     const auto wrong_type = [&] {
         return Error(head + ": value '" + describe(value) + "' has the wrong type for this parameter",
                      ErrorKind::configuration);
     };
-    if (target.ono == 0) {
-        const bool* inverted = std::get_if<bool>(&value);
-        if (inverted == nullptr) {
-            throw wrong_type();
-        }
-        if (*inverted) {
-            throw Error(head + ": the profile maps no OcaPolarity object for this channel, so linetune cannot "
-                               "invert it; add \"polarity\" to the channel's object map or leave polarity unchanged",
-                        ErrorKind::configuration);
-        }
-        return;  // not inverted is what a channel without a polarity switch always is
-    }
-
     Ocp1Writer parameter;
-    switch (target.methods.wire_type) {
+    switch (wire_type) {
     case WireType::float32: {
         const double* number = std::get_if<double>(&value);
         if (number == nullptr) {
@@ -341,9 +209,9 @@ void Aes70Driver::write(const ParameterId& id, const ParameterValue& value) {
         if (flag == nullptr) {
             throw wrong_type();
         }
-        if (target.methods.wire_type == WireType::boolean) {
+        if (wire_type == WireType::boolean) {
             parameter.boolean(*flag);
-        } else if (target.methods.wire_type == WireType::mute_state) {
+        } else if (wire_type == WireType::mute_state) {
             parameter.u8(*flag ? mute_muted : mute_unmuted);
         } else {
             parameter.u8(*flag ? polarity_inverted : polarity_non_inverted);
@@ -359,7 +227,470 @@ void Aes70Driver::write(const ParameterId& id, const ParameterValue& value) {
         break;
     }
     }
-    (void)call(id, target, target.methods.set, 1, parameter.take());
+    return parameter.take();
+}
+
+Aes70ControlSettings settings_with_options(const DeviceProfile& profile, const Aes70DriverOptions& options) {
+    auto settings = read_aes70_control_settings(profile);
+    if (options.reply_timeout) {
+        settings.reply_timeout = *options.reply_timeout;
+    }
+    return settings;
+}
+
+}  // namespace
+
+struct Aes70Driver::Target {
+    OcaONo ono = 0;  ///< 0: the channel has no such object (a polarity switch only)
+    ParameterMethods methods;
+};
+
+Aes70Driver::Aes70Driver(const Amplifier& amplifier, Aes70DriverOptions options)
+    : Aes70Driver(amplifier.name, amplifier.host, amplifier.port, amplifier.profile, std::move(options)) {}
+
+Aes70Driver::Aes70Driver(std::string device_name, const std::string& host, std::uint16_t port, DeviceProfile profile,
+                         Aes70DriverOptions options)
+    : device_name_(std::move(device_name)),
+      profile_(std::move(profile)),
+      options_(std::move(options)),
+      settings_(settings_with_options(profile_, options_)),
+      endpoint_(detail::device_endpoint<tcp>(device_name_, host, port, profile_.name,
+                                                settings_.verified_on_real_device || options_.allow_unverified_remote_host)),
+      watch_(std::make_shared<Aes70PropertyWatch>()) {}
+
+Aes70Driver::~Aes70Driver() { close(); }
+
+std::string Aes70Driver::description() const {
+    const auto address = endpoint_.address();
+    const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+    return "amplifier '" + device_name_ + "' (ocp1.tcp://" + host + ":" + std::to_string(endpoint_.port()) + ")";
+}
+
+void Aes70Driver::connect() {
+    close();
+    Aes70ConnectionOptions connection_options;
+    connection_options.reply_timeout = settings_.reply_timeout;
+    connection_options.heartbeat = settings_.heartbeat;
+    connection_options.log = options_.log;
+    connection_options.on_notification = [watch = watch_](const Ocp1Notification& notification) {
+        watch->on_notification(notification);
+    };
+    auto connection = std::make_unique<Aes70Connection>(description(), connection_options);
+    connection->open(endpoint_);
+    connection_ = std::move(connection);
+
+    if (!settings_.role_paths.empty()) {
+        resolve_role_paths();
+    } else {
+        check_object_map();
+    }
+    if (options_.watch_changes) {
+        watch_properties();
+        if (connected_before_) {
+            verify_after_reconnect();
+        }
+    }
+    if (options_.lock_objects) {
+        lock_mapped_objects();
+    }
+    connected_before_ = true;
+}
+
+void Aes70Driver::close() {
+    if (!connection_) {
+        return;
+    }
+    unlock_objects();
+    connection_->close();
+    connection_.reset();
+    subscribed_ = false;
+}
+
+void Aes70Driver::check_object_map() {
+    for (std::size_t c = 0; c < settings_.channels.size(); ++c) {
+        const auto& objects = settings_.channels[c];
+        const std::string channel = "channel " + std::to_string(c + 1);
+        check_object_class(objects.gain, class_prefix_of(ObjectClass::gain), channel + " gain");
+        check_object_class(objects.mute, class_prefix_of(ObjectClass::mute), channel + " mute");
+        check_object_class(objects.delay, class_prefix_of(ObjectClass::delay), channel + " delay");
+        if (objects.polarity) {
+            check_object_class(*objects.polarity, class_prefix_of(ObjectClass::polarity), channel + " polarity");
+        }
+        for (std::size_t b = 0; b < profile_.limits.eq.max_bands && b < objects.bands.size(); ++b) {
+            check_object_class(objects.bands[b], class_prefix_of(ObjectClass::filter),
+                               channel + " band " + std::to_string(b + 1));
+        }
+    }
+}
+
+/// Resolves every role path of the profile to an object number and checks the object's class.
+/// Throws Error (configuration) naming every path the device lacks and every class that differs.
+void Aes70Driver::resolve_role_paths() {
+    std::vector<Aes70ObjectInfo> tree;  // read only when the device lacks FindObjectsByPath
+    std::vector<std::string> problems;
+    const auto resolve = [&](const std::string& path, ObjectClass object_class, const std::string& what) -> OcaONo {
+        const auto found = find_object_by_role_path(*connection_, path, tree);
+        if (!found) {
+            problems.push_back(what + ": the device has no object at role path \"" + path + "\"");
+            return 0;
+        }
+        if (!is_class_or_subclass(found->class_id, class_prefix_of(object_class))) {
+            problems.push_back(what + ": \"" + path + "\" (object " + std::to_string(found->ono) + ") has class " +
+                               class_id_text(found->class_id) + ", not " + class_name_of(object_class) + " " +
+                               class_id_text(class_prefix_of(object_class)));
+        }
+        return found->ono;
+    };
+    for (std::size_t c = 0; c < settings_.role_paths.size(); ++c) {
+        const auto& paths = settings_.role_paths[c];
+        auto& objects = settings_.channels[c];
+        const std::string channel = "channel " + std::to_string(c + 1);
+        objects.gain = resolve(paths.gain, ObjectClass::gain, channel + " gain");
+        objects.mute = resolve(paths.mute, ObjectClass::mute, channel + " mute");
+        objects.delay = resolve(paths.delay, ObjectClass::delay, channel + " delay");
+        if (paths.polarity) {
+            objects.polarity = resolve(*paths.polarity, ObjectClass::polarity, channel + " polarity");
+        }
+        objects.bands.clear();
+        for (std::size_t b = 0; b < paths.bands.size(); ++b) {
+            objects.bands.push_back(resolve(paths.bands[b], ObjectClass::filter, channel + " band " + std::to_string(b + 1)));
+        }
+    }
+    if (!problems.empty()) {
+        std::string message = description() + ": the role paths of profile '" + profile_.name +
+                              "' do not match the device (list its objects with 'linetune devices VENUE --probe'):";
+        for (const auto& problem : problems) {
+            message += "\n  " + problem;
+        }
+        throw Error(message, ErrorKind::configuration);
+    }
+}
+
+std::vector<OcaONo> Aes70Driver::mapped_objects() const {
+    std::vector<OcaONo> objects;
+    for (std::size_t c = 0; c < settings_.channels.size(); ++c) {
+        const auto& channel = settings_.channels[c];
+        objects.insert(objects.end(), {channel.gain, channel.mute, channel.delay});
+        if (channel.polarity) {
+            objects.push_back(*channel.polarity);
+        }
+        for (std::size_t b = 0; b < profile_.limits.eq.max_bands && b < channel.bands.size(); ++b) {
+            objects.push_back(channel.bands[b]);
+        }
+    }
+    return objects;
+}
+
+/// Subscribes to PropertyChanged of every mapped object. A device that rejects AddSubscription
+/// is used without: the log records it, and changes by others are then caught by read-back only.
+void Aes70Driver::watch_properties() {
+    for (std::size_t c = 0; c < settings_.channels.size(); ++c) {
+        for (const auto& id : all_parameters(neutral_amplifier_state(1, std::min(profile_.limits.eq.max_bands,
+                                                                                  settings_.channels[c].bands.size())))) {
+            const ParameterId channel_id{c + 1, id.kind, id.band};
+            const Target target = target_of(channel_id);
+            if (target.ono != 0) {
+                watch_->watch(target.ono, target.methods.property, channel_id);
+            }
+        }
+    }
+    subscribed_ = true;
+    for (const OcaONo ono : mapped_objects()) {
+        Ocp1Writer parameters;
+        parameters.ono(ono).member_id(property_changed_event);  // the event: emitter and event ID
+        parameters.ono(ono).member_id(subscriber_method);       // the subscriber method
+        parameters.blob({});                                    // context
+        parameters.u8(delivery_reliable);
+        parameters.blob({});                                    // destination: unused for TCP
+        const auto response = call_on_device(oca_subscription_manager_ono, add_subscription, 5, parameters.take());
+        if (response.status != OcaStatus::ok) {
+            subscribed_ = false;
+            if (options_.log) {
+                options_.log(description() + ": AddSubscription for object " + std::to_string(ono) + " returned " +
+                             to_string(response.status) + "; changes by other controllers are noticed only by read-back");
+            }
+            return;
+        }
+    }
+}
+
+/// After a reconnect, reads every property whose value linetune knew and records those that
+/// changed while the link was down (in changes_found_on_reconnect() and the log).
+void Aes70Driver::verify_after_reconnect() {
+    reconnect_changes_.clear();
+    for (const auto& [id, expected] : watch_->expected_values()) {
+        const Target target = target_of(id);
+        const auto response = call_on_device(target.ono, target.methods.get, 0, {});
+        const std::size_t size = wire_size_of(target.methods.wire_type);
+        if (response.status != OcaStatus::ok || response.parameters.size() < size) {
+            continue;  // the read-back of the next push or restore reports it
+        }
+        std::vector<std::uint8_t> actual(response.parameters.begin(), response.parameters.begin() + static_cast<long>(size));
+        if (actual != expected) {
+            reconnect_changes_.push_back(describe(id) + " differs from what linetune last wrote or read: another "
+                                         "controller changed it, or linetune's write was lost with the link");
+            (void)watch_->expect(target.ono, target.methods.property, std::move(actual));
+        }
+    }
+    if (options_.log) {
+        for (const auto& change : reconnect_changes_) {
+            options_.log(description() + ": " + change);
+        }
+    }
+}
+
+/// Locks every mapped object against writes by others when the device offers locks on all of
+/// them. Throws Error (device) when an object is locked by another controller already.
+void Aes70Driver::lock_mapped_objects() {
+    const auto objects = mapped_objects();
+    for (const OcaONo ono : objects) {
+        const auto response = call_on_device(ono, get_lockable, 0, {});
+        if (response.status != OcaStatus::ok || response.parameters.empty() || response.parameters[0] == 0) {
+            return;  // not offered: the push relies on the subscriptions alone
+        }
+    }
+    for (const OcaONo ono : objects) {
+        const auto response = call_on_device(ono, lock_readonly, 0, {});
+        if (response.status == OcaStatus::ok) {
+            locked_.push_back(ono);
+            continue;
+        }
+        unlock_objects();
+        throw Error(description() + ": cannot lock object " + std::to_string(ono) + " against other controllers: " +
+                        to_string(response.status) + ": " + explain_status(response.status) +
+                        "; another controller may hold a lock on it, so release it there and try again",
+                    ErrorKind::device);
+    }
+}
+
+void Aes70Driver::unlock_objects() {
+    for (const OcaONo ono : locked_) {
+        if (!connection_ || !connection_->is_open()) {
+            break;  // a lock ends with its connection
+        }
+        try {
+            (void)connection_->call(ono, unlock, 0, {});
+        } catch (const Error& error) {
+            if (options_.log) {
+                options_.log(std::string("unlock failed; the lock ends with the connection: ") + error.what());
+            }
+            break;
+        }
+    }
+    locked_.clear();
+}
+
+bool Aes70Driver::subscribe(std::function<void(const ParameterId&, const ParameterValue&)> on_change) {
+    if (!subscribed_) {
+        return false;
+    }
+    watch_->set_on_change([this, on_change = std::move(on_change)](const Aes70ForeignChange& change) {
+        const Target target = target_of(change.id);
+        Ocp1Reader reader(change.value, description() + ": PropertyChanged value");
+        try {
+            on_change(change.id, decode_value(change.id, target.methods.wire_type, reader));
+        } catch (const Error& error) {
+            if (options_.log) {
+                options_.log(error.what());
+            }
+        }
+    });
+    return true;
+}
+
+void Aes70Driver::throw_on_foreign_change() {
+    const auto change = watch_->take_change();
+    if (!change) {
+        return;
+    }
+    const Target target = target_of(change->id);
+    std::string value = "an unreadable value";
+    try {
+        Ocp1Reader reader(change->value, description());
+        value = describe(decode_value(change->id, target.methods.wire_type, reader));
+    } catch (const Error&) {
+    }
+    throw Error(description() + ": " + describe(change->id) + " was changed to " + value +
+                    " by another controller (PropertyChanged from object " + std::to_string(change->ono) +
+                    "); linetune stops, because its snapshot and plan no longer match the device. Agree with the "
+                    "other operator who controls the amplifier, then push again",
+                ErrorKind::device);
+}
+
+Aes70DeviceIdentity Aes70Driver::identity() {
+    if (!connection_ || !connection_->is_open()) {
+        throw Error(description() + ": not connected (connect first, or the link was lost)", ErrorKind::device);
+    }
+    return read_device_identity(*connection_);
+}
+
+std::vector<Aes70ObjectInfo> Aes70Driver::object_tree() {
+    if (!connection_ || !connection_->is_open()) {
+        throw Error(description() + ": not connected (connect first, or the link was lost)", ErrorKind::device);
+    }
+    return read_object_tree(*connection_);
+}
+
+void Aes70Driver::check_object_class(OcaONo ono, const std::vector<std::uint16_t>& class_prefix, std::string_view what) {
+    constexpr OcaMethodId get_class_identification{1, 1};
+    const auto response = call_on_device(ono, get_class_identification, 0, {});
+    const std::string head = description() + ": " + std::string(what) + " (object " + std::to_string(ono) + ")";
+    if (response.status != OcaStatus::ok) {
+        throw Error(head + ": GetClassIdentification returned " + to_string(response.status) + ": " +
+                        explain_status(response.status),
+                    ErrorKind::configuration);
+    }
+    Ocp1Reader reader(response.parameters, head + " class identification");
+    const std::uint16_t field_count = reader.u16();
+    std::vector<std::uint16_t> class_id;
+    for (std::uint16_t i = 0; i < field_count && reader.remaining() >= 2; ++i) {
+        class_id.push_back(reader.u16());
+    }
+    if (!is_class_or_subclass(class_id, class_prefix)) {
+        throw Error(head + " has class " + class_id_text(class_id) + ", not " + class_id_text(class_prefix) +
+                        " or a subclass; correct the object map in profile '" + profile_.name + "'",
+                    ErrorKind::configuration);
+    }
+}
+
+Aes70Driver::Target Aes70Driver::target_of(const ParameterId& id) const {
+    if (id.channel < 1 || id.channel > settings_.channels.size()) {
+        throw Error(description() + ": " + describe(id) + ": the profile maps channels 1 to " +
+                        std::to_string(settings_.channels.size()),
+                    ErrorKind::configuration);
+    }
+    const auto& objects = settings_.channels[id.channel - 1];
+    Target target;
+    target.methods = methods_of(id.kind);
+    switch (target.methods.object_class) {
+    case ObjectClass::gain: target.ono = objects.gain; break;
+    case ObjectClass::mute: target.ono = objects.mute; break;
+    case ObjectClass::delay: target.ono = objects.delay; break;
+    case ObjectClass::polarity: target.ono = objects.polarity.value_or(0); break;
+    case ObjectClass::filter:
+        if (id.band < 1 || id.band > objects.bands.size()) {
+            throw Error(description() + ": " + describe(id) + ": the profile maps bands 1 to " +
+                            std::to_string(objects.bands.size()) + " of this channel",
+                        ErrorKind::configuration);
+        }
+        target.ono = objects.bands[id.band - 1];
+        break;
+    }
+    return target;
+}
+
+/// Sends one command, spaced after the previous one to keep under control.max_commands_per_s.
+Ocp1Response Aes70Driver::call_on_device(OcaONo ono, OcaMethodId method, std::uint8_t parameter_count,
+                                         std::vector<std::uint8_t> parameters) {
+    if (settings_.max_commands_per_s > 0.0) {
+        const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(1.0 / settings_.max_commands_per_s));
+        std::this_thread::sleep_until(last_command_ + interval);
+    }
+    last_command_ = std::chrono::steady_clock::now();
+    return connection_->call(ono, method, parameter_count, std::move(parameters));
+}
+
+Ocp1Response Aes70Driver::call(const ParameterId& id, const Target& target, OcaMethodId method,
+                               std::uint8_t parameter_count, std::vector<std::uint8_t> parameters) {
+    if (!connection_ || !connection_->is_open()) {
+        throw Error(description() + ": " + describe(id) + ": not connected (connect first, or the link was lost)",
+                    ErrorKind::device);
+    }
+    throw_on_foreign_change();
+    auto response = call_on_device(target.ono, method, parameter_count, std::move(parameters));
+    if (response.status == OcaStatus::ok) {
+        return response;
+    }
+    const bool map_error = response.status == OcaStatus::bad_ono || response.status == OcaStatus::bad_method ||
+                           response.status == OcaStatus::not_implemented;
+    throw Error(description() + ": " + describe(id) + ": " + class_name_of(target.methods.object_class) + " method " +
+                    std::to_string(method.def_level) + "." + std::to_string(method.index) + " on object " +
+                    std::to_string(target.ono) + " returned " + to_string(response.status) + ": " +
+                    explain_status(response.status),
+                map_error ? ErrorKind::configuration : ErrorKind::device);
+}
+
+ParameterValue Aes70Driver::read(const ParameterId& id) {
+    const Target target = target_of(id);
+    if (target.ono == 0) {
+        // NOTE: a channel without an OcaPolarity object is reported as not inverted, so that a
+        // push can snapshot it; write() rejects inverting it.
+        return false;
+    }
+    const auto response = call(id, target, target.methods.get, 0, {});
+    const std::string head = description() + ": " + describe(id);
+    if (response.parameter_count < 1) {
+        throw Error(head + ": the Get Response carries no value", ErrorKind::device);
+    }
+    Ocp1Reader reader(response.parameters, head);
+    auto value = decode_value(id, target.methods.wire_type, reader);
+    const std::size_t size = wire_size_of(target.methods.wire_type);
+    (void)watch_->expect(target.ono, target.methods.property,
+                         {response.parameters.begin(), response.parameters.begin() + static_cast<long>(size)});
+    // The device sends the notifications of every Set it applied before this command ahead of
+    // this Response, so a change by another controller up to now is recorded by this point.
+    throw_on_foreign_change();
+    return value;
+}
+
+void Aes70Driver::write(const ParameterId& id, const ParameterValue& value) {
+    const Target target = target_of(id);
+    const std::string head = description() + ": " + describe(id);
+    if (target.ono == 0) {
+        const bool* inverted = std::get_if<bool>(&value);
+        if (inverted == nullptr) {
+            throw Error(head + ": value '" + describe(value) + "' has the wrong type for this parameter",
+                        ErrorKind::configuration);
+        }
+        if (*inverted) {
+            throw Error(head + ": the profile maps no OcaPolarity object for this channel, so linetune cannot "
+                               "invert it; add \"polarity\" to the channel's object map or leave polarity unchanged",
+                        ErrorKind::configuration);
+        }
+        return;  // not inverted is what a channel without a polarity switch always is
+    }
+
+    auto parameter = encode_value(id, target.methods.wire_type, value, head);
+    const auto before = watch_->expect(target.ono, target.methods.property, parameter);
+    try {
+        (void)call(id, target, target.methods.set, 1, std::move(parameter));
+    } catch (const Error&) {
+        watch_->restore(target.ono, target.methods.property, before);
+        throw;
+    }
+    throw_on_foreign_change();
+}
+
+void Aes70Driver::write_band(std::size_t channel, std::size_t band, const EqBandState& state) {
+    const ParameterId shape_id{channel, ParameterKind::band_type, band};
+    const Target target = target_of(shape_id);
+    const std::string head = description() + ": channel " + std::to_string(channel) + " band " + std::to_string(band);
+
+    const auto freq = encode_value({channel, ParameterKind::band_freq_hz, band}, WireType::float32, state.freq_hz, head);
+    const auto shape = encode_value(shape_id, WireType::eq_shape, state.type, head);
+    const auto width = encode_value({channel, ParameterKind::band_q, band}, WireType::float32, state.q, head);
+    const auto gain = encode_value({channel, ParameterKind::band_gain_db, band}, WireType::float32, state.gain_db, head);
+    Ocp1Writer parameters;
+    parameters.u16(set_multiple_linetune_fields).raw(freq).raw(shape).raw(width).raw(gain).f32(0.0F);
+
+    const std::array fields{std::pair{methods_of(ParameterKind::band_freq_hz).property, freq},
+                            std::pair{methods_of(ParameterKind::band_type).property, shape},
+                            std::pair{methods_of(ParameterKind::band_q).property, width},
+                            std::pair{methods_of(ParameterKind::band_gain_db).property, gain}};
+    std::vector<std::optional<std::vector<std::uint8_t>>> before;
+    for (const auto& [property, bytes] : fields) {
+        before.push_back(watch_->expect(target.ono, property, bytes));
+    }
+    try {
+        (void)call(shape_id, target, set_multiple, 6, parameters.take());
+    } catch (const Error&) {
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            watch_->restore(target.ono, fields[i].first, before[i]);
+        }
+        throw;
+    }
+    write({channel, ParameterKind::band_enabled, band}, state.enabled);
 }
 
 }  // namespace linetune::control

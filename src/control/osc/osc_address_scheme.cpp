@@ -228,8 +228,12 @@ std::unique_ptr<OscAddressScheme> make_osc_address_scheme(std::string_view name)
     if (name == GenericOscAddressScheme::scheme_name) {
         return std::make_unique<GenericOscAddressScheme>();
     }
-    throw Error("OSC address scheme '" + std::string(name) + "' is unknown; the known scheme is '" +
-                    std::string(GenericOscAddressScheme::scheme_name) + "'",
+    if (name == X32OscAddressScheme::scheme_name) {
+        return std::make_unique<X32OscAddressScheme>();
+    }
+    throw Error("OSC address scheme '" + std::string(name) + "' is unknown; the known schemes are '" +
+                    std::string(GenericOscAddressScheme::scheme_name) + "' and '" +
+                    std::string(X32OscAddressScheme::scheme_name) + "'",
                 ErrorKind::configuration);
 }
 

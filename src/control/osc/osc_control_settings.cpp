@@ -24,8 +24,14 @@ constexpr long long max_reply_timeout_ms = 60000;
 // report of a device that is gone.
 constexpr long long max_retries = 10;
 
-constexpr std::array<std::string_view, 6> known_keys{"protocol", "transport", "address_scheme", "reply_timeout_ms",
-                                                     "retries", "verified_on_real_device"};
+// A stream packet limit below 64 bytes would reject ordinary replies ("/ch/10/eq/10/freq_hz ,f"
+// alone takes 32), and above 16 MiB one hostile frame ties up that much memory.
+constexpr long long min_max_packet_bytes = 64;
+constexpr long long max_max_packet_bytes = 16 * 1024 * 1024;
+
+constexpr std::array<std::string_view, 8> known_keys{"protocol",         "transport", "framing",
+                                                     "max_packet_bytes", "address_scheme", "reply_timeout_ms",
+                                                     "retries",          "verified_on_real_device"};
 
 /// Reads an integer key in [min, max] into value; records a problem otherwise.
 void read_integer(const nlohmann::json& control, std::string_view key, long long min, long long max,
@@ -42,6 +48,34 @@ void read_integer(const nlohmann::json& control, std::string_view key, long long
     value = item->get<long long>();
 }
 
+/// Reads control.transport and, for TCP, control.framing.
+void read_transport(const nlohmann::json& control, OscControlSettings& settings, std::vector<std::string>& problems) {
+    const auto transport = control.find("transport");
+    if (transport == control.end() || (*transport != "udp" && *transport != "tcp")) {
+        problems.push_back("control.transport " +
+                           (transport == control.end() ? std::string("is missing") : transport->dump()) +
+                           "; OSC runs over \"udp\" or \"tcp\"");
+        return;
+    }
+    settings.transport = transport->get<std::string>();
+
+    const auto framing = control.find("framing");
+    if (settings.transport == "udp") {
+        if (framing != control.end()) {
+            problems.push_back("control.framing applies only to \"tcp\": a UDP datagram carries one whole packet; "
+                               "remove it or set control.transport to \"tcp\"");
+        }
+        return;
+    }
+    const std::string name = framing != control.end() && framing->is_string() ? framing->get<std::string>() : "";
+    settings.framing = parse_osc_stream_framing(name);
+    if (!settings.framing) {
+        problems.push_back("control.framing " + (framing == control.end() ? std::string("is missing") : framing->dump()) +
+                           "; OSC over TCP needs \"length-prefix\" (OSC 1.0, liblo) or \"slip\" (OSC 1.1, osc.js), "
+                           "whichever the device speaks");
+    }
+}
+
 void read_text_fields(const nlohmann::json& control, OscControlSettings& settings,
                       std::vector<std::string>& problems) {
     const auto protocol = control.find("protocol");
@@ -50,12 +84,7 @@ void read_text_fields(const nlohmann::json& control, OscControlSettings& setting
                            (protocol == control.end() ? std::string("missing") : protocol->dump()));
     }
 
-    const auto transport = control.find("transport");
-    if (transport == control.end() || *transport != "udp") {
-        problems.push_back("control.transport " +
-                           (transport == control.end() ? std::string("is missing") : transport->dump()) +
-                           "; OSC runs over \"udp\" (TCP framings are not supported yet)");
-    }
+    read_transport(control, settings, problems);
 
     const auto scheme = control.find("address_scheme");
     if (scheme == control.end() || !scheme->is_string()) {
@@ -105,6 +134,14 @@ OscControlSettings read_osc_control_settings(const DeviceProfile& profile) {
     read_integer(control, "reply_timeout_ms", min_reply_timeout_ms, max_reply_timeout_ms, " ms", timeout_ms,
                  problems);
     settings.reply_timeout = std::chrono::milliseconds(timeout_ms);
+
+    auto max_packet_bytes = static_cast<long long>(settings.max_packet_bytes);
+    read_integer(control, "max_packet_bytes", min_max_packet_bytes, max_max_packet_bytes, " bytes", max_packet_bytes,
+                 problems);
+    settings.max_packet_bytes = static_cast<std::size_t>(max_packet_bytes);
+    if (control.contains("max_packet_bytes") && settings.transport != "tcp") {
+        problems.push_back("control.max_packet_bytes applies only to \"tcp\"; a UDP datagram is at most 65507 bytes");
+    }
 
     auto retries = static_cast<long long>(settings.retries);
     read_integer(control, "retries", 0, max_retries, "", retries, problems);

@@ -2,12 +2,14 @@
 
 #include "../device_address.hpp"
 
+#include "osc_tcp_transport.hpp"
 #include "osc_udp_transport.hpp"
 
 #include "linetune/control/osc/device_value_rules.hpp"
 #include "linetune/control/parameter_steps.hpp"
 #include "linetune/core/error.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 
 #include <vector>
@@ -80,8 +82,34 @@ void OscDriver::connect() {
     } catch (const Error& error) {
         throw error.with_context("amplifier '" + device_name_ + "'");
     }
+    subscription_sent_.reset();
     // Any parameter would do: channel 1 gain exists on every device.
     (void)read(ParameterId{1, ParameterKind::gain_db, 0});
+}
+
+void OscDriver::renew_remote_subscription() {
+    const auto subscription = scheme_->remote_subscription();
+    if (!subscription) {
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (subscription_sent_ && now - *subscription_sent_ < subscription->renew_after) {
+        return;
+    }
+    // The device does not answer a subscription, so nothing is awaited.
+    transport_->send(encode_osc_message(OscMessage{subscription->address, {}}));
+    subscription_sent_ = now;
+}
+
+ParameterValue OscDriver::held_value(const ParameterId& id, const ParameterValue& value) const {
+    try {
+        require_parameter_in_profile(profile_, id);
+        const ParameterValue quantised = quantise_for_device(profile_.limits, id, value);
+        const OscArgument sent = scheme_->encode_value(id, quantised);
+        return scheme_->decode_value(id, std::span(&sent, 1));
+    } catch (const Error& error) {
+        throw error.with_context(description());
+    }
 }
 
 ParameterValue OscDriver::read(const ParameterId& id) {
@@ -100,11 +128,21 @@ ParameterValue OscDriver::read(const ParameterId& id) {
 }
 
 void OscDriver::write(const ParameterId& id, const ParameterValue& value) {
+    if (!scheme_->can_write(id.kind)) {
+        throw Error(description() + ": " + describe(id) + " cannot be set through the " +
+                        std::string(scheme_->name()) + " scheme (" + scheme_->address(id) +
+                        " switches the whole channel); change it on the device",
+                    ErrorKind::configuration);
+    }
     ParameterValue expected;
     try {
         require_parameter_in_profile(profile_, id);
         // Checked here so that a value the device must refuse is never sent; the device checks again.
         expected = quantise_for_device(profile_.limits, id, value);
+        // The device holds the value its wire encoding carries: a float32, or for normalised
+        // scales (x32) the nearest step of the console's grid.
+        const OscArgument sent = scheme_->encode_value(id, expected);
+        expected = scheme_->decode_value(id, std::span(&sent, 1));
     } catch (const Error& error) {
         throw error.with_context(description());
     }
@@ -132,6 +170,7 @@ OscDriver::Reply OscDriver::exchange(const ParameterId& id, const OscMessage& re
         std::optional<Reply> reply;
         try {
             transport_->discard_pending();
+            renew_remote_subscription();
             transport_->send(packet);
             reply = await_reply(request.address, id, expected);
         } catch (const Error& error) {
@@ -143,6 +182,8 @@ OscDriver::Reply OscDriver::exchange(const ParameterId& id, const OscMessage& re
         if (reply) {
             return std::move(*reply);
         }
+        // The device may have lost the subscription (a restart, or a new TCP connection).
+        subscription_sent_.reset();
         if (attempt < attempts) {
             log("no reply to " + request.address + " within " + std::to_string(settings_.reply_timeout.count()) +
                 " ms; sending again (attempt " + std::to_string(attempt + 1) + " of " + std::to_string(attempts) +
@@ -223,6 +264,45 @@ OscUdpDriver::OscUdpDriver(std::string device_name, const std::string& host, std
     : OscDriver(device_name, profile, options,
                 std::make_unique<OscUdpTransport>(detail::device_endpoint<boost::asio::ip::udp>(
                     device_name, host, port, profile.name,
-                    read_osc_control_settings(profile).verified_on_real_device || options.allow_unverified_remote_host))) {}
+                    read_osc_control_settings(profile).verified_on_real_device || options.allow_unverified_remote_host))) {
+    if (settings().transport != "udp") {
+        throw Error("amplifier '" + device_name + "': profile '" + profile.name + "' names transport \"" +
+                        settings().transport + "\", so the OSC/UDP driver cannot reach it",
+                    ErrorKind::configuration);
+    }
+}
+
+namespace {
+
+std::unique_ptr<OscPacketTransport> make_tcp_transport(const std::string& device_name, const std::string& host,
+                                                       std::uint16_t port, const DeviceProfile& profile,
+                                                       const OscDriverOptions& options) {
+    const OscControlSettings settings = settings_with_options(profile, options);
+    if (settings.transport != "tcp" || !settings.framing) {
+        throw Error("amplifier '" + device_name + "': profile '" + profile.name + "' names transport \"" +
+                        settings.transport + "\", so the OSC/TCP driver cannot reach it",
+                    ErrorKind::configuration);
+    }
+    const auto endpoint = detail::device_endpoint<boost::asio::ip::tcp>(
+        device_name, host, port, profile.name, settings.verified_on_real_device || options.allow_unverified_remote_host);
+    const auto connect_timeout = settings.reply_timeout * static_cast<long>(settings.retries + 1);
+    return std::make_unique<OscTcpTransport>(endpoint, *settings.framing, settings.max_packet_bytes, connect_timeout);
+}
+
+}  // namespace
+
+OscTcpDriver::OscTcpDriver(const Amplifier& amplifier, OscDriverOptions options)
+    : OscTcpDriver(amplifier.name, amplifier.host, amplifier.port, amplifier.profile, std::move(options)) {}
+
+OscTcpDriver::OscTcpDriver(std::string device_name, const std::string& host, std::uint16_t port,
+                           DeviceProfile profile, OscDriverOptions options)
+    : OscDriver(device_name, profile, options, make_tcp_transport(device_name, host, port, profile, options)) {}
+
+std::unique_ptr<OscDriver> make_osc_driver(const Amplifier& amplifier, OscDriverOptions options) {
+    if (read_osc_control_settings(amplifier.profile).transport == "tcp") {
+        return std::make_unique<OscTcpDriver>(amplifier, std::move(options));
+    }
+    return std::make_unique<OscUdpDriver>(amplifier, std::move(options));
+}
 
 }  // namespace linetune::control

@@ -376,7 +376,11 @@ OscPacket read_packet(OscReader& reader, std::uint64_t parent_timetag, std::size
 
 }  // namespace
 
-bool OscBundle::operator==(const OscBundle&) const = default;
+// Written out instead of "= default": clang 14 crashes (a segfault in Sema) when it instantiates a
+// defaulted comparison through the recursive variant, which the libFuzzer build needs.
+bool OscBundle::operator==(const OscBundle& other) const {
+    return timetag == other.timetag && elements == other.elements;
+}
 
 char osc_type_tag(const OscArgument& argument) {
     static constexpr std::array<char, std::variant_size_v<OscArgument>> tags{'i', 'f', 's', 'S', 'b', 'h', 'd',

@@ -1,31 +1,55 @@
 #include "linetune/control/osc/virtual_amplifier.hpp"
 
+#include "osc_tcp_transport.hpp"
 #include "osc_udp_transport.hpp"
 #include "virtual_amplifier_protocol.hpp"
 
+#include "linetune/control/osc/osc_control_settings.hpp"
 #include "linetune/core/error.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <exception>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace linetune::control {
 
 namespace asio = boost::asio;
+using boost::asio::ip::tcp;
 using boost::asio::ip::udp;
+
+namespace {
+
+/// One controller's TCP connection to the virtual amplifier and its partly received packet.
+struct TcpConnection {
+    TcpConnection(asio::io_context& io_context, OscStreamFraming framing, std::size_t max_packet_bytes)
+        : socket(io_context), decoder(framing, max_packet_bytes), read_buffer(16384) {}
+
+    tcp::socket socket;
+    OscStreamDecoder decoder;
+    std::vector<std::uint8_t> read_buffer;
+};
+
+}  // namespace
 
 /// The socket, thread and fault state behind a VirtualAmplifier.
 class VirtualAmplifier::Server {
 public:
     Server(DeviceProfile profile, SharedAmplifierState& state, VirtualAmplifierOptions options)
-        : protocol_(std::move(profile), state), options_(std::move(options)), receive_buffer_(max_datagram_bytes) {
+        : settings_(read_osc_control_settings(profile)),
+          protocol_(std::move(profile), state),
+          options_(std::move(options)),
+          receive_buffer_(max_datagram_bytes) {
         protocol_.set_refused_parameters(options_.faults.refused_parameters);
         faults_ = options_.faults;
     }
@@ -39,9 +63,14 @@ public:
         if (thread_.joinable()) {
             return;
         }
-        bind();
         io_context_.restart();
-        receive_next();
+        if (settings_.framing) {
+            listen();
+            accept_next();
+        } else {
+            bind();
+            receive_next();
+        }
         thread_ = std::thread([this] { run(); });
         log("virtual amplifier listening on " + url());
     }
@@ -53,6 +82,11 @@ public:
         asio::post(io_context_, [this] {
             boost::system::error_code ignored;
             socket_.close(ignored);
+            acceptor_.close(ignored);
+            for (const auto& connection : connections_) {
+                connection->socket.close(ignored);
+            }
+            connections_.clear();
             io_context_.stop();
         });
         thread_.join();
@@ -61,7 +95,12 @@ public:
 
     [[nodiscard]] std::uint16_t port() const { return port_.load(); }
 
-    [[nodiscard]] std::string url() const { return osc_udp_url(udp::endpoint(asio::ip::address_v4::loopback(), port())); }
+    [[nodiscard]] std::string url() const {
+        if (settings_.framing) {
+            return osc_tcp_url(tcp::endpoint(asio::ip::address_v4::loopback(), port()));
+        }
+        return osc_udp_url(udp::endpoint(asio::ip::address_v4::loopback(), port()));
+    }
 
     void set_faults(VirtualAmplifierFaults faults) {
         std::lock_guard lock(mutex_);
@@ -94,6 +133,116 @@ private:
         port_ = socket_.local_endpoint().port();
     }
 
+    void listen() {
+        const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
+        boost::system::error_code error;
+        acceptor_.open(tcp::v4(), error);
+        if (!error) {
+            acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
+        }
+        if (!error) {
+            acceptor_.bind(endpoint, error);
+        }
+        if (!error) {
+            acceptor_.listen(asio::socket_base::max_listen_connections, error);
+        }
+        if (error) {
+            boost::system::error_code ignored;
+            acceptor_.close(ignored);
+            throw Error("virtual amplifier: cannot listen on " + osc_tcp_url(endpoint) + ": " + error.message() +
+                            "; choose another port, or port 0 for a free one",
+                        ErrorKind::device);
+        }
+        port_ = acceptor_.local_endpoint().port();
+    }
+
+    void accept_next() {
+        auto connection = std::make_shared<TcpConnection>(io_context_, *settings_.framing, settings_.max_packet_bytes);
+        acceptor_.async_accept(connection->socket, [this, connection](const boost::system::error_code& error) {
+            if (error == asio::error::operation_aborted || !acceptor_.is_open()) {
+                return;
+            }
+            if (!error) {
+                boost::system::error_code ignored;
+                connection->socket.set_option(tcp::no_delay(true), ignored);
+                connections_.insert(connection);
+                read_next(connection);
+            }
+            accept_next();
+        });
+    }
+
+    void read_next(const std::shared_ptr<TcpConnection>& connection) {
+        connection->socket.async_read_some(
+            asio::buffer(connection->read_buffer),
+            [this, connection](const boost::system::error_code& error, std::size_t bytes) {
+                if (error == asio::error::operation_aborted || !connection->socket.is_open()) {
+                    return;
+                }
+                if (error) {
+                    // The controller closed the connection (end of stream) or it broke.
+                    drop(connection, error == asio::error::eof ? std::string() : error.message());
+                    return;
+                }
+                std::vector<std::vector<std::uint8_t>> packets;
+                try {
+                    packets = connection->decoder.feed(std::span(connection->read_buffer.data(), bytes));
+                } catch (const Error& framing_error) {
+                    drop(connection, framing_error.what());
+                    return;
+                }
+                for (const auto& packet : packets) {
+                    if (auto reply = handle_packet(packet, tcp_client_name(*connection))) {
+                        send_reply(std::move(*reply), connection, faults_delay());
+                    }
+                }
+                read_next(connection);
+            });
+    }
+
+    /// Closes a controller's connection; a non-empty reason is logged.
+    void drop(const std::shared_ptr<TcpConnection>& connection, const std::string& reason) {
+        if (!reason.empty()) {
+            log("virtual amplifier: closing a TCP connection: " + reason);
+        }
+        boost::system::error_code ignored;
+        connection->socket.close(ignored);
+        connections_.erase(connection);
+    }
+
+    void send_reply(std::vector<std::uint8_t> reply, const std::shared_ptr<TcpConnection>& connection,
+                    std::chrono::milliseconds delay) {
+        auto frame = frame_osc_packet(reply, *settings_.framing);
+        if (delay.count() <= 0) {
+            write_frame(frame, connection);
+            return;
+        }
+        auto timer = std::make_shared<asio::steady_timer>(io_context_, delay);
+        timer->async_wait([this, timer, frame = std::move(frame), connection](const boost::system::error_code& error) {
+            if (!error) {
+                write_frame(frame, connection);
+            }
+        });
+    }
+
+    void write_frame(const std::vector<std::uint8_t>& frame, const std::shared_ptr<TcpConnection>& connection) {
+        if (!connection->socket.is_open()) {
+            return;
+        }
+        // A blocking write on the server thread: replies are small and go to loopback, where the
+        // kernel buffer takes them at once unless the controller stops reading.
+        boost::system::error_code error;
+        asio::write(connection->socket, asio::buffer(frame), error);
+        if (error) {
+            drop(connection, "reply failed: " + error.message());
+        }
+    }
+
+    std::chrono::milliseconds faults_delay() {
+        std::lock_guard lock(mutex_);
+        return faults_.reply_delay;
+    }
+
     void run() {
         try {
             io_context_.run();
@@ -115,7 +264,10 @@ private:
                                            return;
                                        }
                                        if (!error) {
-                                           handle_packet(bytes);
+                                           if (auto reply = handle_packet(std::span(receive_buffer_.data(), bytes),
+                                                                          osc_udp_url(sender_))) {
+                                               send_reply(std::move(*reply), sender_, faults_delay());
+                                           }
                                        }
                                        receive_next();
                                    });
@@ -135,13 +287,21 @@ private:
         return !faults_.outage || now - *outage_start_ < *faults_.outage;
     }
 
-    void handle_packet(std::size_t bytes) {
+    /// A client's name for the remote subscriptions: one per TCP connection, as a device sees it.
+    static std::string tcp_client_name(const TcpConnection& connection) {
+        return "tcp connection " + std::to_string(reinterpret_cast<std::uintptr_t>(&connection));
+    }
+
+    /// Applies one packet from a client and returns the reply to send; empty while an outage
+    /// swallows packets and when the protocol sends nothing back.
+    std::optional<std::vector<std::uint8_t>> handle_packet(std::span<const std::uint8_t> packet,
+                                                           const std::string& client) {
         ++packets_received_;
         std::lock_guard lock(mutex_);
         if (in_outage()) {
-            return;
+            return std::nullopt;
         }
-        auto outcome = protocol_.handle(std::span(receive_buffer_.data(), bytes));
+        auto outcome = protocol_.handle(packet, client, std::chrono::steady_clock::now());
         for (const auto& line : outcome.log_lines) {
             log("virtual amplifier: " + line);
         }
@@ -152,7 +312,10 @@ private:
                 log(std::string("virtual amplifier: the state change callback failed: ") + error.what());
             }
         }
-        send_reply(std::move(outcome.reply), sender_, faults_.reply_delay);
+        if (outcome.reply.empty()) {
+            return std::nullopt;
+        }
+        return std::move(outcome.reply);
     }
 
     void send_reply(std::vector<std::uint8_t> reply, const udp::endpoint& destination, std::chrono::milliseconds delay) {
@@ -176,11 +339,16 @@ private:
         }
     }
 
+    OscControlSettings settings_;
     VirtualAmplifierProtocol protocol_;
     VirtualAmplifierOptions options_;
 
     asio::io_context io_context_;
     udp::socket socket_{io_context_};
+    // OSC over TCP, when the profile's control.transport is "tcp": the listening socket and the
+    // open connections, touched only on the server thread.
+    tcp::acceptor acceptor_{io_context_};
+    std::set<std::shared_ptr<TcpConnection>> connections_;
     udp::endpoint sender_;
     std::vector<std::uint8_t> receive_buffer_;
     std::thread thread_;

@@ -37,15 +37,33 @@ void check_state_fits_profile(const AmplifierState& state, const DeviceProfile& 
 }  // namespace
 
 VirtualAmplifierProtocol::VirtualAmplifierProtocol(DeviceProfile profile, SharedAmplifierState& state)
-    : profile_(std::move(profile)), state_(state) {
-    const OscControlSettings settings = read_osc_control_settings(profile_);
-    if (settings.address_scheme != GenericOscAddressScheme::scheme_name) {
-        throw Error("virtual amplifier: profile '" + profile_.name + "' uses the OSC address scheme '" +
-                        settings.address_scheme + "'; the virtual amplifier serves only '" +
-                        std::string(GenericOscAddressScheme::scheme_name) + "'",
-                    ErrorKind::configuration);
-    }
+    : profile_(std::move(profile)),
+      state_(state),
+      scheme_(make_osc_address_scheme(read_osc_control_settings(profile_).address_scheme)),
+      subscription_(scheme_->remote_subscription()) {
     check_state_fits_profile(state_.snapshot(), profile_);
+}
+
+bool VirtualAmplifierProtocol::accepts_subscription(const OscPacket& packet, const std::string& client,
+                                                    std::chrono::steady_clock::time_point now) {
+    const auto* message = std::get_if<OscMessage>(&packet.content);
+    if (!subscription_ || message == nullptr || message->address != subscription_->address) {
+        return false;
+    }
+    subscribed_clients_[client] = now;
+    // Forget clients whose subscription lapsed, so the table stays as small as the live clients.
+    std::erase_if(subscribed_clients_,
+                  [&](const auto& entry) { return now - entry.second >= subscription_->lifetime; });
+    return true;
+}
+
+bool VirtualAmplifierProtocol::is_subscribed(const std::string& client,
+                                             std::chrono::steady_clock::time_point now) const {
+    if (!subscription_) {
+        return true;
+    }
+    const auto found = subscribed_clients_.find(client);
+    return found != subscribed_clients_.end() && now - found->second < subscription_->lifetime;
 }
 
 void VirtualAmplifierProtocol::set_refused_parameters(const std::vector<std::string>& entries) {
@@ -56,7 +74,7 @@ void VirtualAmplifierProtocol::set_refused_parameters(const std::vector<std::str
             rule.every_parameter = true;
         } else if (const auto kind = parse_parameter_kind(entry)) {
             rule.kind = kind;
-        } else if (const auto id = scheme_.parse_address(entry)) {
+        } else if (const auto id = scheme_->parse_address(entry)) {
             rule.id = id;
         } else {
             throw Error("invalid parameter to refuse '" + entry +
@@ -76,7 +94,9 @@ bool VirtualAmplifierProtocol::is_refused(const ParameterId& id) const {
     });
 }
 
-VirtualAmplifierProtocol::Outcome VirtualAmplifierProtocol::handle(std::span<const std::uint8_t> packet_bytes) {
+VirtualAmplifierProtocol::Outcome VirtualAmplifierProtocol::handle(std::span<const std::uint8_t> packet_bytes,
+                                                                   const std::string& client,
+                                                                   std::chrono::steady_clock::time_point now) {
     Outcome outcome;
     OscPacket packet;
     try {
@@ -84,6 +104,9 @@ VirtualAmplifierProtocol::Outcome VirtualAmplifierProtocol::handle(std::span<con
     } catch (const Error& error) {
         outcome.log_lines.emplace_back(error.what());
         outcome.reply = encode_error(error.what());
+        return outcome;
+    }
+    if (accepts_subscription(packet, client, now)) {
         return outcome;
     }
     const std::vector<const OscMessage*> messages = messages_of(packet);
@@ -120,6 +143,11 @@ VirtualAmplifierProtocol::Outcome VirtualAmplifierProtocol::handle(std::span<con
         outcome.state_changed = true;
         outcome.state = std::move(working);
     }
+    if (set_count > 0 && !is_subscribed(client, now)) {
+        outcome.log_lines.push_back("applied the sets of a client without a live " + subscription_->address +
+                                    " subscription, so they are not acknowledged");
+        return outcome;
+    }
     outcome.reply = encode_reply(results, extra_errors);
     return outcome;
 }
@@ -128,13 +156,14 @@ VirtualAmplifierProtocol::MessageResult VirtualAmplifierProtocol::handle_message
                                                                                  AmplifierState& working) const {
     MessageResult result;
     result.address = message.address;
-    const auto id = scheme_.parse_address(message.address);
+    const auto id = scheme_->parse_address(message.address);
     if (!id) {
         const bool pattern = message.address.find_first_of("*?[]{}") != std::string::npos;
         result.error = pattern ? "address '" + message.address +
                                      "' is a pattern; the virtual amplifier matches literal addresses only"
                                : "address '" + message.address + "' is not in the " +
-                                     std::string(scheme_.name()) + " scheme (such as /ch/1/gain_db)";
+                                     std::string(scheme_->name()) + " scheme (such as " +
+                                     scheme_->address({1, ParameterKind::gain_db, 0}) + ")";
         return result;
     }
     try {
@@ -154,13 +183,19 @@ void VirtualAmplifierProtocol::apply_set(const OscMessage& message, const Parame
                                          MessageResult& result) const {
     result.is_set = true;
     try {
-        const ParameterValue requested = scheme_.decode_value(id, message.arguments);
+        const ParameterValue requested = scheme_->decode_value(id, message.arguments);
         if (is_refused(id)) {
             throw Error(message.address + ": " + describe(requested) + " rejected by fault injection",
                         ErrorKind::device);
         }
         const ParameterValue held = quantise_for_device(profile_.limits, id, requested);
         set_parameter(working, id, held);
+        if (!scheme_->can_write(id.kind) && id.kind == ParameterKind::band_enabled) {
+            // The channel's EQ switch (x32 /ch/nn/eq/on) switches every band of the channel.
+            for (std::size_t band = 1; band <= working.channels.at(id.channel - 1).bands.size(); ++band) {
+                set_parameter(working, ParameterId{id.channel, id.kind, band}, held);
+            }
+        }
         result.value_now = held;
     } catch (const Error& error) {
         result.error = error.what();
@@ -172,7 +207,7 @@ std::vector<std::uint8_t> VirtualAmplifierProtocol::encode_reply(const std::vect
     std::vector<OscMessage> replies;
     for (const auto& result : results) {
         if (result.id) {
-            replies.push_back(OscMessage{result.address, {scheme_.encode_value(*result.id, result.value_now)}});
+            replies.push_back(OscMessage{result.address, {scheme_->encode_value(*result.id, result.value_now)}});
         }
         if (result.error) {
             replies.push_back(OscMessage{std::string(error_address), {*result.error}});

@@ -4,7 +4,10 @@
 #include "linetune/core/amplifier_state.hpp"
 #include "linetune/core/venue.hpp"
 
+#include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,22 +22,26 @@ class VirtualAmplifierProtocol {
 public:
     /// Result of handling one packet.
     struct Outcome {
-        std::vector<std::uint8_t> reply;  ///< the packet to send back to the sender
+        std::vector<std::uint8_t> reply;  ///< the packet to send back to the sender; empty: send nothing
         bool state_changed = false;
         AmplifierState state;             ///< the state after the packet, when it changed
         std::vector<std::string> log_lines;
     };
 
-    /// Throws Error (configuration) when the state does not fit the profile or the profile does
-    /// not use the "linetune-generic" scheme.
+    /// Throws Error (configuration) when the state does not fit the profile or the profile's
+    /// address scheme is unknown.
     VirtualAmplifierProtocol(DeviceProfile profile, SharedAmplifierState& state);
 
     /// Replaces the refusal rules; throws Error (configuration) for an entry that names nothing.
     void set_refused_parameters(const std::vector<std::string>& entries);
 
-    /// Handles one packet: decodes it, applies its sets (all of a bundle or none), and builds the
-    /// reply with the value of every query and set.
-    Outcome handle(std::span<const std::uint8_t> packet);
+    /// Handles one packet from a client (a name for its address or connection, received at `now`):
+    /// decodes it, applies its sets (all of a bundle or none), and builds the reply with the value
+    /// of every query and set. Under a scheme with a remote subscription (x32: "/xremote"), the
+    /// subscription is answered with nothing, and a packet with a set is applied but not answered
+    /// unless the client sent the subscription within its lifetime, like the console.
+    Outcome handle(std::span<const std::uint8_t> packet, const std::string& client,
+                   std::chrono::steady_clock::time_point now);
 
 private:
     /// One refusal rule: every set, every set of one kind, or one parameter.
@@ -53,6 +60,10 @@ private:
         std::optional<std::string> error;
     };
 
+    /// True (and recorded) when the packet is the scheme's remote subscription message.
+    bool accepts_subscription(const OscPacket& packet, const std::string& client,
+                              std::chrono::steady_clock::time_point now);
+    [[nodiscard]] bool is_subscribed(const std::string& client, std::chrono::steady_clock::time_point now) const;
     MessageResult handle_message(const OscMessage& message, AmplifierState& working) const;
     void apply_set(const OscMessage& message, const ParameterId& id, AmplifierState& working,
                    MessageResult& result) const;
@@ -62,8 +73,10 @@ private:
 
     DeviceProfile profile_;
     SharedAmplifierState& state_;
-    GenericOscAddressScheme scheme_;
+    std::unique_ptr<OscAddressScheme> scheme_;
     std::vector<RefusalRule> refusal_rules_;
+    std::optional<OscRemoteSubscription> subscription_;
+    std::map<std::string, std::chrono::steady_clock::time_point> subscribed_clients_;  ///< client: last subscription
 };
 
 }  // namespace linetune::control

@@ -2,6 +2,7 @@
 
 #include "linetune/control/aes70/aes70_connection.hpp"
 #include "linetune/control/aes70/aes70_control_settings.hpp"
+#include "linetune/control/aes70/aes70_discovery.hpp"
 #include "linetune/core/device_driver.hpp"
 #include "linetune/core/venue.hpp"
 
@@ -12,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace linetune::control {
 
@@ -22,7 +24,15 @@ struct Aes70DriverOptions {
     bool allow_unverified_remote_host = false;
     /// Receives one line per lost link and per ignored message; may be empty.
     std::function<void(std::string_view)> log;
+    /// Subscribes to PropertyChanged of every mapped object, so that a change made by another
+    /// controller fails the driver's next call (and a push restores its snapshot).
+    bool watch_changes = true;
+    /// Locks every mapped object against writes by other controllers (OcaRoot LockReadonly) while
+    /// connected, where the device offers locks on all of them. close() and the destructor unlock.
+    bool lock_objects = true;
 };
+
+class Aes70PropertyWatch;
 
 /// DeviceDriver for an AES70 device over OCP.1/TCP. It reaches each channel parameter through the
 /// object map of the profile: gain through OcaGain, mute through OcaMute, delay through OcaDelay
@@ -59,7 +69,36 @@ public:
 
     [[nodiscard]] bool can_read_back() const override { return true; }
 
-    /// The profile's settings with the options applied.
+    /// Passes each change made by another controller to on_change (on the network thread) as well
+    /// as failing the next call. Returns false when the device rejected the subscriptions or
+    /// options.watch_changes is off. Call after connect().
+    bool subscribe(std::function<void(const ParameterId&, const ParameterValue&)> on_change) override;
+
+    /// Sets a band's shape, frequency, Q and gain in one atomic OcaFilterParametric SetMultiple
+    /// (the device applies all four or none), then its Enabled flag. Throws like write().
+    void write_band(std::size_t channel, std::size_t band, const EqBandState& state);
+
+    /// The DeviceManager's model, manufacturer, version, serial number and device name.
+    Aes70DeviceIdentity identity();
+
+    /// Every object under the root block with its class and role path.
+    std::vector<Aes70ObjectInfo> object_tree();
+
+    /// Unlocks what connect() locked and closes the connection. Safe to call twice.
+    void close();
+
+    /// True when connect() subscribed to every mapped object.
+    [[nodiscard]] bool subscribed() const { return subscribed_; }
+
+    /// Number of objects connect() locked (0 when the device offers no locks).
+    [[nodiscard]] std::size_t locked_object_count() const { return locked_.size(); }
+
+    /// What the last connect() found changed since the earlier connection: one line per property
+    /// whose value differs from what linetune last wrote or read. Empty after a first connect.
+    [[nodiscard]] const std::vector<std::string>& changes_found_on_reconnect() const { return reconnect_changes_; }
+
+    /// The profile's settings with the options applied; with role paths, the object numbers are
+    /// those resolved by the last connect().
     [[nodiscard]] const Aes70ControlSettings& settings() const { return settings_; }
 
 private:
@@ -68,7 +107,17 @@ private:
     [[nodiscard]] Target target_of(const ParameterId& id) const;
     Ocp1Response call(const ParameterId& id, const Target& target, OcaMethodId method, std::uint8_t parameter_count,
                       std::vector<std::uint8_t> parameters);
+    Ocp1Response call_on_device(OcaONo ono, OcaMethodId method, std::uint8_t parameter_count,
+                                std::vector<std::uint8_t> parameters);
+    void throw_on_foreign_change();
     void check_object_class(OcaONo ono, const std::vector<std::uint16_t>& class_prefix, std::string_view what);
+    void resolve_role_paths();
+    void check_object_map();
+    void watch_properties();
+    void verify_after_reconnect();
+    void lock_mapped_objects();
+    void unlock_objects();
+    [[nodiscard]] std::vector<OcaONo> mapped_objects() const;
 
     std::string device_name_;
     DeviceProfile profile_;
@@ -76,6 +125,12 @@ private:
     Aes70ControlSettings settings_;
     boost::asio::ip::tcp::endpoint endpoint_;
     std::unique_ptr<Aes70Connection> connection_;
+    std::shared_ptr<Aes70PropertyWatch> watch_;
+    bool subscribed_ = false;
+    bool connected_before_ = false;
+    std::vector<OcaONo> locked_;
+    std::vector<std::string> reconnect_changes_;
+    std::chrono::steady_clock::time_point last_command_{};
 };
 
 }  // namespace linetune::control

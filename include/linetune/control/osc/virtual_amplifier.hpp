@@ -32,7 +32,7 @@ struct VirtualAmplifierFaults {
 
 /// Settings of a virtual amplifier.
 struct VirtualAmplifierOptions {
-    std::uint16_t port = 0;  ///< UDP port on 127.0.0.1; 0 lets the system pick a free one
+    std::uint16_t port = 0;  ///< UDP or TCP port on 127.0.0.1; 0 lets the system pick a free one
     VirtualAmplifierFaults faults;
     /// Called on the server thread with the whole state after every packet that changed it.
     std::function<void(const AmplifierState&)> on_state_changed;
@@ -40,15 +40,17 @@ struct VirtualAmplifierOptions {
     std::function<void(std::string_view)> log;
 };
 
-/// An amplifier's OSC/UDP control endpoint in software, with the "linetune-generic" address
-/// scheme. It serves queries and sets on 127.0.0.1 from its own thread and keeps the values in a
-/// SharedAmplifierState, which the simulated signal path reads. Like a real device, it checks
+/// An amplifier's OSC control endpoint in software. It speaks the address scheme that its
+/// profile names ("linetune-generic" or "x32"), over UDP or over TCP with the profile's framing
+/// (one reply per packet, on the connection that sent it). It serves queries and sets on
+/// 127.0.0.1 from its own thread and keeps the values in a SharedAmplifierState, which the
+/// simulated signal path reads. Like a real device, it checks
 /// each value against the profile's ranges and rounds it to the profile's step. It also injects
 /// faults. The messages of one bundle are applied together or, when one is refused, not at all.
 class VirtualAmplifier {
 public:
     /// Throws Error (configuration) when the state has more channels or bands than the profile,
-    /// the profile's "control" object does not name OSC with the "linetune-generic" scheme, or a
+    /// the profile's "control" object does not name OSC with a known address scheme, or a
     /// refused parameter names nothing.
     VirtualAmplifier(DeviceProfile profile, SharedAmplifierState& state, VirtualAmplifierOptions options = {});
 
@@ -64,10 +66,10 @@ public:
     /// Stops serving and joins the server thread; does nothing when not started.
     void stop();
 
-    /// The bound UDP port; 0 before start().
+    /// The bound UDP or TCP port; 0 before start().
     [[nodiscard]] std::uint16_t port() const;
 
-    /// "osc.udp://127.0.0.1:PORT".
+    /// "osc.udp://127.0.0.1:PORT", or "osc.tcp://127.0.0.1:PORT" over TCP.
     [[nodiscard]] std::string url() const;
 
     /// Replaces the faults and restarts the packet count of drop_after_packets; throws Error
