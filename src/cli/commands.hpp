@@ -16,6 +16,13 @@ struct Command {
 /// Option check: a finite number in [min, max], with a message naming the option's unit.
 CLI::Validator number_in_range(double min, double max, const std::string& unit);
 
+/// Option check: an existing file that is not a folder. The message names the `expected` file
+/// (e.g. "venue file (JSON)") so the user knows what to give instead.
+CLI::Validator existing_file(const std::string& expected);
+
+/// Option check: an existing folder; the message names the `expected` folder.
+CLI::Validator existing_folder(const std::string& expected);
+
 /// Registers `analyze`: impulse-response and measurement-file analysis.
 Command add_analyze_command(CLI::App& app);
 

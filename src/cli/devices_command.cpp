@@ -233,7 +233,7 @@ Command add_devices_command(CLI::App& app) {
         "devices", "Connect to the venue's amplifiers and show their identity and current settings (sends no change)");
     devices->add_option("venue", args->venue_path, "Venue file (VENUE.json) naming the amplifiers")
         ->required()
-        ->check(CLI::ExistingFile);
+        ->check(existing_file("venue file (JSON)"));
     devices->add_flag("--probe", args->probe,
                       "Read every channel of each profile, not only those the zones use, and list every AES70 object "
                       "with its class and role path");

@@ -7,9 +7,11 @@
 
 #include <cmath>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace linetune::cli {
@@ -39,6 +41,41 @@ CLI::Validator number_in_range(double min, double max, const std::string& unit) 
             return {};
         },
         range);
+}
+
+CLI::Validator existing_file(const std::string& expected) {
+    return CLI::Validator(
+        [=](std::string& input) -> std::string {
+            std::error_code error;
+            const std::filesystem::file_status status = std::filesystem::status(input, error);
+            if (status.type() == std::filesystem::file_type::not_found) {
+                return "'" + input + "' not found; check the path of the " + expected;
+            }
+            if (status.type() == std::filesystem::file_type::directory) {
+                return "'" + input + "' is a folder, not a file; give the path of the " + expected;
+            }
+            if (error) {
+                return "'" + input + "' cannot be read (" + error.message() + "); check the path of the " + expected;
+            }
+            return {};
+        },
+        "FILE");
+}
+
+CLI::Validator existing_folder(const std::string& expected) {
+    return CLI::Validator(
+        [=](std::string& input) -> std::string {
+            std::error_code error;
+            const std::filesystem::file_status status = std::filesystem::status(input, error);
+            if (status.type() == std::filesystem::file_type::not_found) {
+                return "'" + input + "' not found; give the " + expected;
+            }
+            if (status.type() != std::filesystem::file_type::directory) {
+                return "'" + input + "' is a file, not a folder; give the " + expected;
+            }
+            return {};
+        },
+        "DIR");
 }
 
 }  // namespace linetune::cli
@@ -72,7 +109,28 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& request) {
         return app.exit(request);
     } catch (const CLI::ParseError& error) {
-        // Every real parse error is a usage error (exit code 2).
+        // Every real parse error is a usage error (exit code 2). The hint names the command's own
+        // help when a command was recognised, and a first word that is no command is named as such.
+        const linetune::cli::Command* parsed_command = nullptr;
+        for (const auto& command : commands) {
+            if (command.subcommand->parsed()) {
+                parsed_command = &command;
+            }
+        }
+        if (parsed_command != nullptr) {
+            std::cerr << "linetune: " << error.what() << "; run 'linetune " << parsed_command->subcommand->get_name()
+                      << " --help'\n";
+            return 2;
+        }
+        if (argc > 1 && argv[1][0] != '-') {
+            std::string names;
+            for (const auto& command : commands) {
+                names += (names.empty() ? "" : ", ") + command.subcommand->get_name();
+            }
+            std::cerr << "linetune: unknown command '" << argv[1] << "'; the commands are " << names
+                      << "; run 'linetune --help'\n";
+            return 2;
+        }
         std::cerr << "linetune: " << error.what() << "; run 'linetune --help' or 'linetune COMMAND --help'\n";
         return 2;
     }

@@ -177,7 +177,7 @@ Command add_measure_command(CLI::App& app) {
         "soon as its pass ends; then the impulse responses of the session are written.");
     command->add_option("venue", args->venue_path, "Venue file (JSON): zones with outputs, mics with inputs, loopback")
         ->required()
-        ->check(CLI::ExistingFile);
+        ->check(existing_file("venue file (JSON)"));
     command->add_option("--device", args->device,
                         "Part of the audio interface's name, as 'linetune interfaces' lists it (default: the host "
                         "API's default device)");

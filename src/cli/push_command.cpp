@@ -198,7 +198,7 @@ Command add_push_command(CLI::App& app) {
         "against the venue's safety limits before anything is sent, the current values are saved to a journal, "
         "cuts go before boosts, every write is read back, and any failure restores the saved values. Prints the "
         "change per zone and asks for confirmation unless --yes.");
-    command->add_option("corrections", args->corrections_path, "Corrections file (JSON) from 'linetune tune --out'");
+    command->add_option("corrections", args->corrections_path, "Corrections file (JSON) from 'linetune tune --out', or a session's corrections.json");
     command->add_option("--venue", args->venue_path, "Venue file (JSON) with the amplifiers' host and port")->required();
     command->add_flag("--dry-run", args->dry_run,
                       "Read the amplifiers and show the changes and the order of the writes, but send nothing "

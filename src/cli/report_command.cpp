@@ -34,7 +34,7 @@ Command add_report_command(CLI::App& app) {
                   "'linetune run' writes it to SESSION/report.html by itself.");
     command->add_option("session", args->session_dir, "session folder written by 'linetune run' (it contains venue.json)")
         ->required()
-        ->check(CLI::ExistingDirectory);
+        ->check(existing_folder("session folder that 'linetune run' wrote (it contains venue.json)"));
     command->add_option("--out", args->out_path, "HTML file to write (default: SESSION/report.html)");
     return {command, [args] { return run_report(*args); }};
 }

@@ -49,7 +49,8 @@ std::filesystem::path create_session_folder(const std::string& session_dir) {
     std::error_code error;
     std::filesystem::create_directories(session, error);
     if (error) {
-        throw Error("session folder '" + session.string() + "' cannot be created (" + error.message() + ")",
+        throw Error("session folder '" + session.string() + "' cannot be created (" + error.message() +
+                        "); give a new or writable folder with --session",
                     ErrorKind::configuration);
     }
     return session;
@@ -220,7 +221,9 @@ Command add_run_command(CLI::App& app) {
         ->check(CLI::Range(0.0, 4294967295.0))
         ->capture_default_str();
     command->add_option("--session", args->session_dir, "Session folder to write")->capture_default_str();
-    command->add_flag("--json", args->json, "Print the result as JSON");
+    command->add_flag("--json", args->json,
+                      "Print the session's summary.json (with --dry-run: the corrections) on standard output "
+                      "instead of the tables; progress goes to standard error");
     const std::vector<CLI::Option*> audio_options = {
         command->add_option("--device", args->device,
                             "Part of the audio interface's name, as 'linetune interfaces' lists it (default: the host "

@@ -1176,7 +1176,7 @@ EqFitResult fit_request(const EqFitRequest& request, const std::vector<Parametri
                 const int shrinks = enforce_eq_limits(trial.bands, request, check_freq_hz, level_db);
                 if (shrinks > 0) {
                     trial.notes.push_back("the final check reduced band gains " + std::to_string(shrinks) +
-                                          " times to keep the boost cap and the tolerances outside the band");
+                                          (shrinks == 1 ? " time" : " times") + " to keep the boost cap and the tolerances outside the band");
                 } else if (shrinks < 0) {
                     trial.notes.push_back("the EQ still exceeds the boost cap or the tolerances outside the band "
                                           "after the final check; inspect the bands before pushing them");

@@ -148,7 +148,8 @@ MicMeasurement read_mic_measurement(const Venue& venue, const Zone& zone, const 
     std::error_code error;
     if (!std::filesystem::is_regular_file(path, error)) {
         throw Error(zone_mic_context(zone, mic) + ": measurement '" + path.string() +
-                        "' not found; measure the zone there or map the file in the venue's \"measurements\"",
+                        "' not found; give the folder of the measurements with --measurements DIR, measure the zone "
+                        "there, or map the file in the venue's \"measurements\"",
                     ErrorKind::input);
     }
 

@@ -21,6 +21,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -156,6 +157,102 @@ TEST_SUITE("AES70 driver") {
             CHECK(message.find("the device sent a malformed message") != std::string::npos);
             CHECK(message.find("sync byte is 0x48") != std::string::npos);
         }
+        listener.join();
+    }
+
+    TEST_CASE("batched reads match values to parameters") {
+        if (!device_peer_available()) {
+            return;
+        }
+        NodeDevice device;
+        Aes70Driver writer(mini_device_amplifier(device.port()), unwatched());
+        Aes70Driver reader(mini_device_amplifier(device.port()), {});  // subscribed: reads a channel in one batch
+        writer.connect();
+        // A distinct value in every band, so that a value given to the wrong parameter shows.
+        const std::size_t band_count = 4;
+        for (std::size_t b = 1; b <= band_count; ++b) {
+            writer.write({1, ParameterKind::band_freq_hz, b}, 100.0 * static_cast<double>(b));
+            writer.write({1, ParameterKind::band_gain_db, b}, -static_cast<double>(b));
+            writer.write({1, ParameterKind::band_q, b}, 0.5 + static_cast<double>(b));
+        }
+        writer.write({1, ParameterKind::gain_db, 0}, -7.0);
+        writer.write({1, ParameterKind::delay_ms, 0}, 4.0);
+        writer.write({1, ParameterKind::band_type, 3}, FilterKind::low_shelf);
+        reader.connect();
+        REQUIRE(reader.subscribed());
+
+        const auto state = read_channel_state(reader, 1, band_count);
+        CHECK(state.gain_db == -7.0);
+        CHECK(state.delay_ms == doctest::Approx(4.0).epsilon(float32_relative_tolerance));
+        CHECK_FALSE(state.mute);
+        for (std::size_t b = 1; b <= band_count; ++b) {
+            INFO("band " << b);
+            CHECK(state.bands[b - 1].freq_hz == 100.0 * static_cast<double>(b));
+            CHECK(state.bands[b - 1].gain_db == -static_cast<double>(b));
+            CHECK(state.bands[b - 1].q == 0.5 + static_cast<double>(b));
+            CHECK(state.bands[b - 1].type == (b == 3 ? FilterKind::low_shelf : FilterKind::peaking));
+        }
+    }
+
+    TEST_CASE("batch reports each failed command") {
+        // A loopback listener that replies to one message of Gets: to the first command with its
+        // target's object number as a float, to the second with BadONo, and to the third not at all.
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
+        const auto port = acceptor.local_endpoint().port();
+        std::thread listener([&] {
+            boost::asio::ip::tcp::socket peer(io);
+            acceptor.accept(peer);
+            boost::system::error_code error;
+            std::vector<std::uint8_t> pending;
+            std::array<std::uint8_t, 4096> buffer{};
+            while (!error) {
+                const std::size_t count = peer.read_some(boost::asio::buffer(buffer), error);
+                pending.insert(pending.end(), buffer.begin(), buffer.begin() + static_cast<long>(count));
+                while (pending.size() >= ocp1_header_size) {
+                    const auto header = decode_ocp1_header(std::span<const std::uint8_t>(pending.data(), ocp1_header_size));
+                    if (pending.size() < header.total_size()) {
+                        break;
+                    }
+                    const auto message =
+                        decode_ocp1_message(std::span<const std::uint8_t>(pending.data(), header.total_size()));
+                    pending.erase(pending.begin(), pending.begin() + static_cast<long>(header.total_size()));
+                    std::vector<Ocp1Response> responses;
+                    for (std::size_t i = 0; i < message.commands.size() && i < 2; ++i) {
+                        Ocp1Response response;
+                        response.handle = message.commands[i].handle;
+                        if (i == 0) {
+                            Ocp1Writer value;
+                            value.f32(static_cast<float>(message.commands[i].target_ono));
+                            response.parameter_count = 1;
+                            response.parameters = value.take();
+                        } else {
+                            response.status = OcaStatus::bad_ono;
+                        }
+                        responses.push_back(response);
+                    }
+                    if (!responses.empty()) {
+                        boost::asio::write(peer, boost::asio::buffer(encode_ocp1_responses(responses)), error);
+                    }
+                }
+            }
+        });
+        {
+            Aes70ConnectionOptions options;
+            options.reply_timeout = 100ms;
+            Aes70Connection connection("test device", options);
+            connection.open({boost::asio::ip::address_v4::loopback(), port});
+            const auto replies = connection.call_batch({{10001, {4, 1}, 0, {}}, {99999, {4, 1}, 0, {}}, {10002, {4, 1}, 0, {}}});
+            REQUIRE(replies.size() == 3);
+            REQUIRE(replies[0].response.has_value());
+            Ocp1Reader value(replies[0].response->parameters, "first reply");
+            CHECK(value.f32() == 10001.0F);
+            REQUIRE(replies[1].response.has_value());
+            CHECK(replies[1].response->status == OcaStatus::bad_ono);
+            CHECK_FALSE(replies[2].response.has_value());
+            CHECK(replies[2].failure.find("no Response to method 4.1 of object 10002 within 100 ms") != std::string::npos);
+            connection.close();
+        }  // closing ends the listener's read loop
         listener.join();
     }
 

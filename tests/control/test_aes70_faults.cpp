@@ -328,7 +328,9 @@ TEST_SUITE("AES70 fault injection") {
         other.connect();
 
         DriverSettings short_timeouts;
-        short_timeouts.reply_timeout = 100ms;
+        // Short enough for a quick suite, long enough that an honest reply on a loaded 2-core CI
+        // machine is not mistaken for the swallowed one (100 ms did once).
+        short_timeouts.reply_timeout = 250ms;
         const auto factory = [&](const Amplifier& amplifier) { return make_device_driver(amplifier, short_timeouts); };
         auto options = linetune::test::quick_options();
         options.retry_interval = 20ms;

@@ -9,11 +9,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <future>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 
 namespace linetune::control {
@@ -31,6 +33,11 @@ constexpr int heartbeats_before_lost = 3;
 // The keep-alive timer looks at the link this many times per heartbeat period, so a KeepAlive
 // goes out at most a quarter period late.
 constexpr int keep_alive_checks_per_heartbeat = 4;
+
+// Commands per message of a batch. OCP.1 allows up to 65535 per message. With 64, a message of
+// Gets stays under about 1.2 kB, so a device with a small receive buffer still takes it whole.
+// A batch of a whole channel (84 Gets) then takes two messages.
+constexpr std::size_t commands_per_batch_message = 64;
 
 std::string method_text(OcaONo target, OcaMethodId method) {
     return "method " + std::to_string(method.def_level) + "." + std::to_string(method.index) + " of object " +
@@ -109,6 +116,52 @@ public:
                         ErrorKind::device);
         }
         return reply.get();
+    }
+
+    std::vector<Aes70Reply> call_batch(std::vector<Aes70Request> requests) {
+        std::vector<Ocp1Command> commands;
+        std::vector<std::future<Ocp1Response>> replies;
+        {
+            std::lock_guard lock(mutex_);
+            if (!open_) {
+                throw Error(description_ + ": cannot send " + std::to_string(requests.size()) + " commands: " +
+                                (failure_.empty() ? std::string("the connection is not open") : failure_),
+                            ErrorKind::device);
+            }
+            for (auto& request : requests) {
+                Ocp1Command command{next_handle(), request.target, request.method, request.parameter_count,
+                                    std::move(request.parameters)};
+                replies.push_back(pending_[command.handle].get_future());
+                commands.push_back(std::move(command));
+            }
+        }
+        for (std::size_t first = 0; first < commands.size(); first += commands_per_batch_message) {
+            const std::size_t count = std::min(commands_per_batch_message, commands.size() - first);
+            send(encode_ocp1_commands(std::span<const Ocp1Command>(commands.data() + first, count), true));
+        }
+
+        // Each Response must come within reply_timeout of the one before, so a long batch is not
+        // held to the time of a single command.
+        std::vector<Aes70Reply> results(commands.size());
+        auto deadline = Clock::now() + options_.reply_timeout;
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            const auto& command = commands[i];
+            if (replies[i].wait_until(deadline) == std::future_status::timeout) {
+                std::lock_guard lock(mutex_);
+                pending_.erase(command.handle);
+                results[i].failure = description_ + ": no Response to " + method_text(command.target_ono, command.method) +
+                                     " within " + std::to_string(options_.reply_timeout.count()) + " ms (handle " +
+                                     std::to_string(command.handle) + "); check that the device is on and not overloaded";
+                continue;
+            }
+            try {
+                results[i].response = replies[i].get();
+            } catch (const Error& error) {
+                results[i].failure = error.what();
+            }
+            deadline = Clock::now() + options_.reply_timeout;
+        }
+        return results;
     }
 
     void close() {
@@ -325,6 +378,10 @@ void Aes70Connection::open(const tcp::endpoint& endpoint) { state_->open(endpoin
 Ocp1Response Aes70Connection::call(OcaONo target, OcaMethodId method, std::uint8_t parameter_count,
                                    std::vector<std::uint8_t> parameters) {
     return state_->call(target, method, parameter_count, std::move(parameters));
+}
+
+std::vector<Aes70Reply> Aes70Connection::call_batch(std::vector<Aes70Request> requests) {
+    return state_->call_batch(std::move(requests));
 }
 
 void Aes70Connection::close() { state_->close(); }

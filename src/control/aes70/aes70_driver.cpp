@@ -132,6 +132,11 @@ constexpr std::uint8_t delivery_reliable = 1;
 // linetune sets the first four; ShapeParameter is unused by its five shapes.
 constexpr std::uint16_t set_multiple_linetune_fields = 0x0F;
 
+// Maximum age of a Get reply fetched ahead that a read may use. A run of reads uses a channel's
+// replies within a few milliseconds of fetching them (an estimate on loopback). The limit keeps a
+// reply left over from an earlier run from being taken for the device's state much later.
+constexpr std::chrono::milliseconds prefetch_lifetime{200};
+
 /// Decodes a value of the parameter's wire type into linetune's units (delay: s on the wire, ms here).
 /// Throws Error (device) for a value linetune cannot represent or a short buffer.
 ParameterValue decode_value(const ParameterId& id, WireType wire_type, Ocp1Reader& reader) {
@@ -268,6 +273,8 @@ std::string Aes70Driver::description() const {
 
 void Aes70Driver::connect() {
     close();
+    prefetched_.clear();
+    last_call_was_read_ = false;
     Aes70ConnectionOptions connection_options;
     connection_options.reply_timeout = settings_.reply_timeout;
     connection_options.heartbeat = settings_.heartbeat;
@@ -294,6 +301,7 @@ void Aes70Driver::connect() {
         lock_mapped_objects();
     }
     connected_before_ = true;
+    last_call_was_read_ = true;  // the snapshot's reads follow: fetch each channel ahead
 }
 
 void Aes70Driver::close() {
@@ -306,20 +314,36 @@ void Aes70Driver::close() {
     subscribed_ = false;
 }
 
+/// Checks the class of every mapped object, all GetClassIdentification commands in one batch.
 void Aes70Driver::check_object_map() {
+    struct Check {
+        OcaONo ono;
+        ObjectClass object_class;
+        std::string what;
+    };
+    std::vector<Check> checks;
     for (std::size_t c = 0; c < settings_.channels.size(); ++c) {
         const auto& objects = settings_.channels[c];
         const std::string channel = "channel " + std::to_string(c + 1);
-        check_object_class(objects.gain, class_prefix_of(ObjectClass::gain), channel + " gain");
-        check_object_class(objects.mute, class_prefix_of(ObjectClass::mute), channel + " mute");
-        check_object_class(objects.delay, class_prefix_of(ObjectClass::delay), channel + " delay");
+        checks.push_back({objects.gain, ObjectClass::gain, channel + " gain"});
+        checks.push_back({objects.mute, ObjectClass::mute, channel + " mute"});
+        checks.push_back({objects.delay, ObjectClass::delay, channel + " delay"});
         if (objects.polarity) {
-            check_object_class(*objects.polarity, class_prefix_of(ObjectClass::polarity), channel + " polarity");
+            checks.push_back({*objects.polarity, ObjectClass::polarity, channel + " polarity"});
         }
         for (std::size_t b = 0; b < profile_.limits.eq.max_bands && b < objects.bands.size(); ++b) {
-            check_object_class(objects.bands[b], class_prefix_of(ObjectClass::filter),
-                               channel + " band " + std::to_string(b + 1));
+            checks.push_back({objects.bands[b], ObjectClass::filter, channel + " band " + std::to_string(b + 1)});
         }
+    }
+
+    constexpr OcaMethodId get_class_identification{1, 1};
+    std::vector<Aes70Request> requests;
+    for (const auto& check : checks) {
+        requests.push_back({check.ono, get_class_identification, 0, {}});
+    }
+    const auto replies = call_batch_on_device(std::move(requests));
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+        check_object_class(checks[i].ono, class_prefix_of(checks[i].object_class), checks[i].what, replies[i]);
     }
 }
 
@@ -395,14 +419,25 @@ void Aes70Driver::watch_properties() {
         }
     }
     subscribed_ = true;
-    for (const OcaONo ono : mapped_objects()) {
+    const auto objects = mapped_objects();
+    std::vector<Aes70Request> requests;
+    for (const OcaONo ono : objects) {
         Ocp1Writer parameters;
         parameters.ono(ono).member_id(property_changed_event);  // the event: emitter and event ID
         parameters.ono(ono).member_id(subscriber_method);       // the subscriber method
         parameters.blob({});                                    // context
         parameters.u8(delivery_reliable);
         parameters.blob({});                                    // destination: unused for TCP
-        const auto response = call_on_device(oca_subscription_manager_ono, add_subscription, 5, parameters.take());
+        requests.push_back({oca_subscription_manager_ono, add_subscription, 5, parameters.take()});
+    }
+    auto replies = call_batch_on_device(std::move(requests));
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+        const OcaONo ono = objects[i];
+        if (!replies[i].response) {
+            subscribed_ = false;
+            throw Error(replies[i].failure, ErrorKind::device);
+        }
+        const auto& response = *replies[i].response;
         if (response.status != OcaStatus::ok) {
             subscribed_ = false;
             if (options_.log) {
@@ -418,9 +453,20 @@ void Aes70Driver::watch_properties() {
 /// changed while the link was down (in changes_found_on_reconnect() and the log).
 void Aes70Driver::verify_after_reconnect() {
     reconnect_changes_.clear();
-    for (const auto& [id, expected] : watch_->expected_values()) {
+    const auto expected_values = watch_->expected_values();
+    std::vector<Aes70Request> requests;
+    for (const auto& [id, expected] : expected_values) {
         const Target target = target_of(id);
-        const auto response = call_on_device(target.ono, target.methods.get, 0, {});
+        requests.push_back({target.ono, target.methods.get, 0, {}});
+    }
+    const auto replies = call_batch_on_device(std::move(requests));
+    for (std::size_t i = 0; i < expected_values.size(); ++i) {
+        const auto& [id, expected] = expected_values[i];
+        const Target target = target_of(id);
+        if (!replies[i].response) {
+            throw Error(replies[i].failure, ErrorKind::device);
+        }
+        const auto& response = *replies[i].response;
         const std::size_t size = wire_size_of(target.methods.wire_type);
         if (response.status != OcaStatus::ok || response.parameters.size() < size) {
             continue;  // the read-back of the next push or restore reports it
@@ -443,8 +489,16 @@ void Aes70Driver::verify_after_reconnect() {
 /// them. Throws Error (device) when an object is locked by another controller already.
 void Aes70Driver::lock_mapped_objects() {
     const auto objects = mapped_objects();
+    std::vector<Aes70Request> requests;
     for (const OcaONo ono : objects) {
-        const auto response = call_on_device(ono, get_lockable, 0, {});
+        requests.push_back({ono, get_lockable, 0, {}});
+    }
+    const auto replies = call_batch_on_device(std::move(requests));
+    for (const auto& reply : replies) {
+        if (!reply.response) {
+            throw Error(reply.failure, ErrorKind::device);
+        }
+        const auto& response = *reply.response;
         if (response.status != OcaStatus::ok || response.parameters.empty() || response.parameters[0] == 0) {
             return;  // not offered: the push relies on the subscriptions alone
         }
@@ -531,9 +585,12 @@ std::vector<Aes70ObjectInfo> Aes70Driver::object_tree() {
     return read_object_tree(*connection_);
 }
 
-void Aes70Driver::check_object_class(OcaONo ono, const std::vector<std::uint16_t>& class_prefix, std::string_view what) {
-    constexpr OcaMethodId get_class_identification{1, 1};
-    const auto response = call_on_device(ono, get_class_identification, 0, {});
+void Aes70Driver::check_object_class(OcaONo ono, const std::vector<std::uint16_t>& class_prefix, std::string_view what,
+                                     const Aes70Reply& reply) const {
+    if (!reply.response) {
+        throw Error(reply.failure, ErrorKind::device);
+    }
+    const auto& response = *reply.response;
     const std::string head = description() + ": " + std::string(what) + " (object " + std::to_string(ono) + ")";
     if (response.status != OcaStatus::ok) {
         throw Error(head + ": GetClassIdentification returned " + to_string(response.status) + ": " +
@@ -591,14 +648,76 @@ Ocp1Response Aes70Driver::call_on_device(OcaONo ono, OcaMethodId method, std::ui
     return connection_->call(ono, method, parameter_count, std::move(parameters));
 }
 
-Ocp1Response Aes70Driver::call(const ParameterId& id, const Target& target, OcaMethodId method,
-                               std::uint8_t parameter_count, std::vector<std::uint8_t> parameters) {
-    if (!connection_ || !connection_->is_open()) {
-        throw Error(description() + ": " + describe(id) + ": not connected (connect first, or the link was lost)",
-                    ErrorKind::device);
+/// Sends the commands as one batch (several per message, none waiting for the one before). With
+/// control.max_commands_per_s set, it sends them one at a time, spaced like call_on_device().
+std::vector<Aes70Reply> Aes70Driver::call_batch_on_device(std::vector<Aes70Request> requests) {
+    if (settings_.max_commands_per_s <= 0.0) {
+        last_command_ = std::chrono::steady_clock::now();
+        return connection_->call_batch(std::move(requests));
+    }
+    std::vector<Aes70Reply> replies;
+    for (auto& request : requests) {
+        Aes70Reply reply;
+        try {
+            reply.response = call_on_device(request.target, request.method, request.parameter_count,
+                                            std::move(request.parameters));
+        } catch (const Error& error) {
+            if (error.kind() != ErrorKind::device) {
+                throw;
+            }
+            reply.failure = error.what();
+        }
+        replies.push_back(std::move(reply));
+    }
+    return replies;
+}
+
+/// Fetches the Get replies of every mapped parameter of the channel in one batch, for the reads
+/// that follow. A failed or missing reply is kept and reported by the read of its parameter.
+void Aes70Driver::prefetch_channel(std::size_t channel) {
+    prefetched_.clear();
+    const std::size_t band_count = std::min(profile_.limits.eq.max_bands, settings_.channels[channel - 1].bands.size());
+    std::vector<ParameterId> ids;
+    std::vector<Aes70Request> requests;
+    for (const auto& id : all_parameters(neutral_amplifier_state(1, band_count))) {
+        const ParameterId channel_id{channel, id.kind, id.band};
+        const Target target = target_of(channel_id);
+        if (target.ono != 0) {
+            ids.push_back(channel_id);
+            requests.push_back({target.ono, target.methods.get, 0, {}});
+        }
     }
     throw_on_foreign_change();
-    auto response = call_on_device(target.ono, method, parameter_count, std::move(parameters));
+    auto replies = call_batch_on_device(std::move(requests));
+    prefetched_at_ = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        prefetched_.emplace_back(ids[i], std::move(replies[i]));
+    }
+}
+
+/// Removes and returns the reply fetched ahead for the parameter; empty when there is none or it
+/// is older than prefetch_lifetime.
+std::optional<Aes70Reply> Aes70Driver::take_prefetched(const ParameterId& id) {
+    if (std::chrono::steady_clock::now() - prefetched_at_ > prefetch_lifetime) {
+        prefetched_.clear();
+    }
+    const auto found = std::find_if(prefetched_.begin(), prefetched_.end(), [&](const auto& entry) { return entry.first == id; });
+    if (found == prefetched_.end()) {
+        return std::nullopt;
+    }
+    auto reply = std::move(found->second);
+    prefetched_.erase(found);
+    return reply;
+}
+
+/// The Response of a reply, or Error: device for a missing Response, configuration for a
+/// status that means the object map is wrong, device for any other status.
+Ocp1Response Aes70Driver::checked_response(const ParameterId& id, const Target& target, OcaMethodId method,
+                                           Aes70Reply reply) const {
+    if (!reply.response) {
+        throw Error(reply.failure + " (" + describe(id) + ")", ErrorKind::device);
+    }
+    auto response = std::move(*reply.response);
     if (response.status == OcaStatus::ok) {
         return response;
     }
@@ -611,6 +730,18 @@ Ocp1Response Aes70Driver::call(const ParameterId& id, const Target& target, OcaM
                 map_error ? ErrorKind::configuration : ErrorKind::device);
 }
 
+Ocp1Response Aes70Driver::call(const ParameterId& id, const Target& target, OcaMethodId method,
+                               std::uint8_t parameter_count, std::vector<std::uint8_t> parameters) {
+    if (!connection_ || !connection_->is_open()) {
+        throw Error(description() + ": " + describe(id) + ": not connected (connect first, or the link was lost)",
+                    ErrorKind::device);
+    }
+    throw_on_foreign_change();
+    Aes70Reply reply;
+    reply.response = call_on_device(target.ono, method, parameter_count, std::move(parameters));
+    return checked_response(id, target, method, std::move(reply));
+}
+
 ParameterValue Aes70Driver::read(const ParameterId& id) {
     const Target target = target_of(id);
     if (target.ono == 0) {
@@ -618,7 +749,23 @@ ParameterValue Aes70Driver::read(const ParameterId& id) {
         // push can snapshot it; write() rejects inverting it.
         return false;
     }
-    const auto response = call(id, target, target.methods.get, 0, {});
+    // A read that follows a read fetches the rest of its channel in one batch (a snapshot or
+    // read-back reads channel by channel); a read after a write sends one Get for its parameter.
+    // This happens only while subscribed, because a change by another controller after the batch
+    // then arrives as a notification and fails the read.
+    auto prefetched = take_prefetched(id);
+    if (!prefetched && subscribed_ && last_call_was_read_ && connection_ && connection_->is_open()) {
+        prefetch_channel(id.channel);
+        prefetched = take_prefetched(id);
+    }
+    last_call_was_read_ = true;
+    Ocp1Response response;
+    if (prefetched) {
+        throw_on_foreign_change();
+        response = checked_response(id, target, target.methods.get, std::move(*prefetched));
+    } else {
+        response = call(id, target, target.methods.get, 0, {});
+    }
     const std::string head = description() + ": " + describe(id);
     if (response.parameter_count < 1) {
         throw Error(head + ": the Get Response carries no value", ErrorKind::device);
@@ -635,6 +782,8 @@ ParameterValue Aes70Driver::read(const ParameterId& id) {
 }
 
 void Aes70Driver::write(const ParameterId& id, const ParameterValue& value) {
+    prefetched_.clear();
+    last_call_was_read_ = false;
     const Target target = target_of(id);
     const std::string head = description() + ": " + describe(id);
     if (target.ono == 0) {
@@ -663,6 +812,8 @@ void Aes70Driver::write(const ParameterId& id, const ParameterValue& value) {
 }
 
 void Aes70Driver::write_band(std::size_t channel, std::size_t band, const EqBandState& state) {
+    prefetched_.clear();
+    last_call_was_read_ = false;
     const ParameterId shape_id{channel, ParameterKind::band_type, band};
     const Target target = target_of(shape_id);
     const std::string head = description() + ": channel " + std::to_string(channel) + " band " + std::to_string(band);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,21 @@ struct Aes70ConnectionOptions {
     std::function<void(const Ocp1Notification&)> on_notification;
     /// Receives one line per lost link and per ignored message; may be empty.
     std::function<void(std::string_view)> log;
+};
+
+/// One command of a batch: the object, the method and its encoded parameters.
+struct Aes70Request {
+    OcaONo target = 0;
+    OcaMethodId method;
+    std::uint8_t parameter_count = 0;
+    std::vector<std::uint8_t> parameters;
+};
+
+/// The result of one command of a batch: its Response, whatever its status, or the reason no
+/// Response came (the same text call() would throw).
+struct Aes70Reply {
+    std::optional<Ocp1Response> response;
+    std::string failure;  ///< empty when response is set
 };
 
 /// A controller's OCP.1 connection over TCP. A network thread reads every message, matches each
@@ -47,6 +63,13 @@ public:
     /// (device) when no Response arrives within reply_timeout or the link is lost.
     Ocp1Response call(OcaONo target, OcaMethodId method, std::uint8_t parameter_count,
                       std::vector<std::uint8_t> parameters);
+
+    /// Sends the commands several per message without waiting between them and returns one reply
+    /// per command, in the order given; Responses are matched to commands by handle. A command
+    /// whose Response does not come within reply_timeout of the previous one (or of sending),
+    /// or that the lost link cuts off, gets a failure instead. Throws Error (device) only when
+    /// the connection is not open.
+    std::vector<Aes70Reply> call_batch(std::vector<Aes70Request> requests);
 
     /// Closes the socket and stops the network thread; pending calls fail. Safe to call twice.
     void close();

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace linetune::control {
@@ -110,7 +111,12 @@ private:
     Ocp1Response call_on_device(OcaONo ono, OcaMethodId method, std::uint8_t parameter_count,
                                 std::vector<std::uint8_t> parameters);
     void throw_on_foreign_change();
-    void check_object_class(OcaONo ono, const std::vector<std::uint16_t>& class_prefix, std::string_view what);
+    std::vector<Aes70Reply> call_batch_on_device(std::vector<Aes70Request> requests);
+    Ocp1Response checked_response(const ParameterId& id, const Target& target, OcaMethodId method, Aes70Reply reply) const;
+    void prefetch_channel(std::size_t channel);
+    std::optional<Aes70Reply> take_prefetched(const ParameterId& id);
+    void check_object_class(OcaONo ono, const std::vector<std::uint16_t>& class_prefix, std::string_view what,
+                            const Aes70Reply& reply) const;
     void resolve_role_paths();
     void check_object_map();
     void watch_properties();
@@ -131,6 +137,11 @@ private:
     std::vector<OcaONo> locked_;
     std::vector<std::string> reconnect_changes_;
     std::chrono::steady_clock::time_point last_command_{};
+    /// Get replies fetched ahead for the channel that a run of reads is in. Every write clears
+    /// them, so a read after a write always sends its own Get.
+    std::vector<std::pair<ParameterId, Aes70Reply>> prefetched_;
+    std::chrono::steady_clock::time_point prefetched_at_{};
+    bool last_call_was_read_ = false;
 };
 
 }  // namespace linetune::control
