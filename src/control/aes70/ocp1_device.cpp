@@ -2,6 +2,8 @@
 
 #include "linetune/core/error.hpp"
 
+#include "../loopback_acceptor.hpp"
+
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -86,21 +88,8 @@ private:
     class Connection;
 
     void listen() {
-        const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
-        boost::system::error_code error;
-        acceptor_.open(tcp::v4(), error);
-        if (!error) {
-            acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
-        }
-        if (!error) {
-            acceptor_.bind(endpoint, error);
-        }
-        if (!error) {
-            acceptor_.listen(asio::socket_base::max_listen_connections, error);
-        }
+        const boost::system::error_code error = open_loopback_acceptor(acceptor_, options_.port);
         if (error) {
-            boost::system::error_code ignored;
-            acceptor_.close(ignored);
             throw Error("AES70 virtual amplifier: cannot listen on " + url_of(options_.port) + ": " + error.message() +
                             "; choose another port, or port 0 for a free one",
                         ErrorKind::device);

@@ -1,5 +1,6 @@
 #include "linetune/control/osc/virtual_amplifier.hpp"
 
+#include "../loopback_acceptor.hpp"
 #include "osc_tcp_transport.hpp"
 #include "osc_udp_transport.hpp"
 #include "virtual_amplifier_protocol.hpp"
@@ -135,20 +136,8 @@ private:
 
     void listen() {
         const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
-        boost::system::error_code error;
-        acceptor_.open(tcp::v4(), error);
-        if (!error) {
-            acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
-        }
-        if (!error) {
-            acceptor_.bind(endpoint, error);
-        }
-        if (!error) {
-            acceptor_.listen(asio::socket_base::max_listen_connections, error);
-        }
+        const boost::system::error_code error = open_loopback_acceptor(acceptor_, options_.port);
         if (error) {
-            boost::system::error_code ignored;
-            acceptor_.close(ignored);
             throw Error("virtual amplifier: cannot listen on " + osc_tcp_url(endpoint) + ": " + error.message() +
                             "; choose another port, or port 0 for a free one",
                         ErrorKind::device);
