@@ -246,7 +246,7 @@ analysis::RecordedChannel assess_mic(std::span<const float> recording, std::span
 // The whole recording y = Σ_k h_k ∗ x(t − o_k) is deconvolved with the one sweep x that every
 // zone plays (circularly, modulo N >= the recording's length), which gives Σ_k h_k(t − o_k) plus
 // each zone's harmonic responses L·ln n earlier. plan_multi_sweep placed the offsets o_k so that
-// [o_k − pre_roll, o_k + window) holds zone k's linear response alone.
+// [o_k − pre_roll, o_k + window) contains zone k's linear response alone.
 analysis::SweepRecordingImpulseResponses multi_sweep_impulse_responses(
     const MultichannelSignal& recording, analysis::SweepDeconvolver& deconvolver,
     const analysis::SweepRecordingLayout& layout, std::size_t offset_frames, std::size_t window_frames,

@@ -28,7 +28,7 @@ struct DevicesArguments {
     bool json = false;
 };
 
-/// What one amplifier reported, or why it could not be reached.
+/// Report of one amplifier, or why it could not be reached.
 struct DeviceReport {
     std::string amplifier;
     std::string profile;

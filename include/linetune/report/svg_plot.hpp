@@ -6,7 +6,7 @@
 
 namespace linetune::report {
 
-/// How values map to positions along an axis.
+/// Mapping of values to positions along an axis.
 enum class AxisScale { linear, logarithmic };
 
 /// One axis of a plot: its label (with the unit), range and scale.
@@ -17,7 +17,7 @@ struct PlotAxis {
     AxisScale scale = AxisScale::linear;
 };
 
-/// How a series is drawn.
+/// Drawing style of a series.
 enum class LineStyle { solid, dashed, dotted };
 
 /// One curve of a plot; points with a non-finite y break the line.
@@ -57,7 +57,7 @@ std::vector<double> axis_ticks(const PlotAxis& axis);
 /// Label of a tick value: "1k" style for frequencies on a log axis, plain numbers otherwise.
 std::string tick_label(const PlotAxis& axis, double value);
 
-/// The smallest range that holds every finite y of the series, widened to whole steps of
+/// The smallest range that contains every finite y of the series, widened to whole steps of
 /// step and to at least min_span, and capped to max_span below the largest value.
 PlotAxis fit_y_axis(std::string label, const std::vector<PlotSeries>& series, double step, double min_span,
                     double max_span);

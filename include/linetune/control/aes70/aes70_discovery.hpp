@@ -21,7 +21,7 @@ std::string class_id_text(const OcaClassId& class_id);
 /// True when class_id is prefix or a subclass of it (OcaDelayExtended 1.1.1.7.1 is an OcaDelay).
 bool is_class_or_subclass(const OcaClassId& class_id, const OcaClassId& prefix);
 
-/// The standard name of a class linetune knows ("OcaGain"), else its class ID as text.
+/// The standard name of a class linetune supports ("OcaGain"), else its class ID as text.
 std::string class_name(const OcaClassId& class_id);
 
 /// What the DeviceManager (ONo 1) reports about the device; a field the device does not give

@@ -78,7 +78,7 @@ struct Ocp1Delivery {
     Ocp1Notification notification;
 };
 
-/// What one command did: its Response, the notifications it caused and the state it left.
+/// Outcome of one command: its Response, the notifications it caused and the state it left.
 struct Ocp1CommandOutcome {
     Ocp1Response response;
     std::vector<Ocp1Delivery> notifications;
