@@ -166,7 +166,53 @@ std::vector<MethodFigures> compare(const std::vector<linetune::tools::NamedReque
     };
 }
 
-int run(const std::string& shared_data_dir) {
+// Where the gap to the classic fit comes from, on every fourth held-out problem. It fits from the
+// classic fit's own bands, only checked and refined: does the refinement keep the classic's
+// figure? It also prints the band counts of the model and the classic fit.
+int diagnose(const std::vector<linetune::tools::NamedRequest>& all,
+             const linetune::correction::LearnedBandPredictor& predictor) {
+    std::vector<linetune::tools::NamedRequest> subset;
+    for (std::size_t i = 0; i < all.size(); i += 4) {
+        subset.push_back(all[i]);
+    }
+    const linetune::correction::ClassicEqFitter classic;
+    std::vector<EqFitResult> classic_results;
+    auto classic_figures = run_method("classic", subset, [&](const EqFitRequest& r) {
+        classic_results.push_back(classic.fit(r));
+        return classic_results.back();
+    });
+    std::size_t index = 0;
+    auto from_classic = run_method("classic's bands + refinement", subset, [&](const EqFitRequest& r) {
+        return classic.fit_from(r, classic_results[index++].bands);
+    });
+    index = 0;
+    auto classic_unrefined = run_method("classic's bands, checked only", subset, [&](const EqFitRequest& r) {
+        return classic.fit_from(r, classic_results[index++].bands, false);
+    });
+    double classic_bands = 0.0;
+    double predicted_bands = 0.0;
+    double refined_bands = 0.0;
+    auto learned = run_method("learned + refinement", subset, [&](const EqFitRequest& r) {
+        const auto start = predictor.predict(r);
+        predicted_bands += static_cast<double>(start.size());
+        auto result = classic.fit_from(r, start);
+        refined_bands += static_cast<double>(result.bands.size());
+        return result;
+    });
+    for (const auto& result : classic_results) {
+        classic_bands += static_cast<double>(result.bands.size());
+    }
+    auto heuristic = run_method("heuristic + refinement", subset,
+                                [&](const EqFitRequest& r) { return classic.fit_from(r, heuristic_bands(r)); });
+    print_figures("diagnosis: every fourth held-out problem",
+                  {classic_figures, classic_unrefined, from_classic, heuristic, learned});
+    const auto n = static_cast<double>(subset.size());
+    std::printf("bands per zone: classic %.2f, predicted %.2f, learned + refinement %.2f\n", classic_bands / n,
+                predicted_bands / n, refined_bands / n);
+    return 0;
+}
+
+int run(const std::string& shared_data_dir, bool diagnosis) {
     const auto predictor = linetune::correction::load_learned_model(linetune::correction::default_learned_model_paths());
     const auto& info = predictor->info();
     std::printf("model '%s', hash %s, format version %d, trained by linetune %s, configuration %s\n",
@@ -188,6 +234,9 @@ int run(const std::string& shared_data_dir) {
 
     auto all = synthetic;
     all.insert(all.end(), real.begin(), real.end());
+    if (diagnosis) {
+        return diagnose(all, *predictor);
+    }
 
     // Inference alone: the model's input, the network in the module, and the decoding. The
     // target is judged on the process's CPU time, because on a machine shared with other jobs
@@ -239,12 +288,13 @@ int run(const std::string& shared_data_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: bench_learned SHARED_DATA_DIR (the folder holding ir/ and responses/)\n");
+    const bool diagnosis = argc == 3 && std::string(argv[2]) == "--diagnose";
+    if (argc != 2 && !diagnosis) {
+        std::fprintf(stderr, "usage: bench_learned SHARED_DATA_DIR [--diagnose] (the folder holding ir/ and responses/)\n");
         return 2;
     }
     try {
-        return run(argv[1]);
+        return run(argv[1], diagnosis);
     } catch (const linetune::Error& failure) {
         std::fprintf(stderr, "error: %s\n", failure.what());
         return linetune::exit_code_for(failure.kind());

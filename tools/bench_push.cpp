@@ -48,7 +48,7 @@ constexpr std::size_t rig_bands = 16;
 constexpr double aes70_target_ms = 500.0;
 
 // Ports tried for the Node device: the range of the AES70 controller tests.
-constexpr int first_device_port = 47750;
+constexpr int first_device_port = 47300;
 constexpr int device_port_count = 49;
 
 // Command rate assumed for a profile that states none: "tens of commands per second per device
@@ -68,7 +68,7 @@ public:
             start(wrapper, peers, first_device_port + (static_cast<int>(getpid()) + attempt) % device_port_count);
         }
         if (port_ == 0) {
-            throw Error("the Node OCP.1 device did not start on any port from 47750 to 47798 (is node installed and " +
+            throw Error("the Node OCP.1 device did not start on any port from 47300 to 47348 (is node installed and " +
                             peers + " set up by tools/setup.sh?)",
                         ErrorKind::device);
         }

@@ -112,8 +112,12 @@ int train(const TrainArguments& args) {
 
     int epoch = 0;
     for (epoch = 1; epoch <= args.epochs; ++epoch) {
-        // The learning rate halves at half and at three quarters of the epochs.
-        const double rate = args.learning_rate * (epoch > args.epochs / 2 ? 0.5 : 1.0) * (epoch > 3 * args.epochs / 4 ? 0.5 : 1.0);
+        // The learning rate halves at half and at three quarters of the run. The run's progress is
+        // the larger of the epochs done and the time spent, each as a fraction of its limit, so
+        // that a run stopped by --max-minutes on a busy machine still lowers its rate.
+        const double minutes_so_far = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60.0;
+        const double progress = std::max(static_cast<double>(epoch - 1) / args.epochs, minutes_so_far / args.max_minutes);
+        const double rate = args.learning_rate * (progress >= 0.5 ? 0.5 : 1.0) * (progress >= 0.75 ? 0.5 : 1.0);
         for (auto& group : optimiser.param_groups()) {
             static_cast<torch::optim::AdamOptions&>(group.options()).lr(rate);
         }
@@ -199,6 +203,7 @@ int main(int argc, char** argv) {
     app.add_option("--epochs", args.epochs, "Passes over the training problems")->capture_default_str();
     app.add_option("--max-minutes", args.max_minutes, "Stop after the epoch that passes this wall time")->capture_default_str();
     app.add_option("--threads", args.threads, "CPU threads for libtorch")->capture_default_str();
+    app.add_option("--batch-size", args.batch_size, "Problems per optimiser step")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
         return train(args);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <complex>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -66,6 +67,29 @@ constexpr double segment_taper_fraction = 0.25;
 // because the direct sound and the paths that compete with it lie there. The rest of a long
 // response would only cost memory (an analytic signal of 2^20 samples needs about 80 MB).
 constexpr double envelope_after_peak_ms = 50.0;
+// A band-limited response (a subwoofer's 30 to 100 Hz) spreads its energy over a pulse tens of
+// milliseconds wide, while the measurement's noise fills the whole spectrum. Judged over the whole
+// band, a subwoofer 25 dB quieter than the mains sinks into noise that lies outside its band, so
+// its direct sound is also judged in the band where the response lies. That band is found on a
+// 1/3-octave grid from 10 Hz: the contiguous bands around the strongest one whose mean power
+// density lies within band_range_db of it.
+constexpr double band_grid_octaves = 1.0 / 3.0;
+constexpr double band_grid_lowest_hz = 10.0;
+// 20 dB keeps a loudspeaker's band with its roll-off slopes while leaving out the white noise
+// floor of a response that is 30 dB or more above it in its band.
+constexpr double band_range_db = 20.0;
+// The band-pass falls to zero over half an octave beyond each edge as a raised cosine, so it
+// rings for a few periods of the edge frequency only.
+constexpr double band_taper_octaves = 0.5;
+// The in-band judgement is tried only below this broadband direct-to-noise ratio. There noise
+// envelope peaks (about 10 dB above the noise RMS) come within 10 dB of the direct sound, so
+// they can start the search for it, and below 10 dB the channel would count as dead. Above it
+// the broadband arrival is kept, because its timing is sharper.
+constexpr double in_band_trial_below_db = 20.0;
+// ...and replaces the broadband one only when it raises the direct-to-noise ratio by at least
+// this much, i.e. when the band contains at most a quarter of the noise power. A full-range
+// response thus keeps its broadband (unfiltered) arrival.
+constexpr double min_in_band_gain_db = 6.0;
 
 void validate_input(std::span<const float> ir, double sample_rate_hz) {
     std::ostringstream message;
@@ -297,6 +321,134 @@ void add_notes(Arrival& arrival, const std::vector<double>& envelope, std::size_
     }
 }
 
+/// The direct sound of one version of the input (whole band or band-limited): its envelope,
+/// peak, onset, polarity and direct-to-noise ratio.
+struct DirectSoundFit {
+    std::vector<double> envelope;
+    std::size_t direct_peak = 0;
+    double arrival_sample = 0.0;
+    double onset_sample = 0.0;
+    double direct_envelope = 0.0;
+    double direct_to_noise_db = 0.0;
+    int polarity = 1;
+    bool polarity_uncertain = false;
+};
+
+DirectSoundFit fit_direct_sound(std::span<const float> ir, double sample_rate_hz) {
+    const auto largest = static_cast<std::size_t>(
+        std::max_element(ir.begin(), ir.end(), [](float a, float b) { return std::fabs(a) < std::fabs(b); }) - ir.begin());
+    const auto envelope_end = std::min(
+        ir.size(), largest + 1 + static_cast<std::size_t>(samples_from_ms(envelope_after_peak_ms, sample_rate_hz)));
+    const auto analytic = analytic_signal(ir.first(envelope_end));
+    DirectSoundFit fit;
+    fit.envelope.resize(analytic.size());
+    std::transform(analytic.begin(), analytic.end(), fit.envelope.begin(),
+                   [](std::complex<double> z) { return std::abs(z); });
+
+    fit.direct_peak = find_direct_sound(fit.envelope, sample_rate_hz);
+    const AnalyticInterpolator interpolator(ir, fit.direct_peak);
+    const double low = fit.direct_peak == 0 ? 0.0 : static_cast<double>(fit.direct_peak) - 1.0;
+    const double high = std::min(static_cast<double>(ir.size() - 1), static_cast<double>(fit.direct_peak) + 1.0);
+    fit.arrival_sample = refine_envelope_peak(interpolator, low, high);
+
+    fit.direct_envelope = std::abs(interpolator.value_at(fit.arrival_sample));
+    fit.onset_sample = find_onset(fit.envelope, fit.direct_peak, fit.direct_envelope * amplitude_from_db(-onset_threshold_db));
+    fit.polarity = direct_sound_polarity(ir, fit.onset_sample, fit.arrival_sample, fit.polarity_uncertain);
+    fit.direct_to_noise_db =
+        direct_to_noise_db(ir, fit.envelope, fit.onset_sample, fit.direct_envelope, sample_rate_hz);
+    return fit;
+}
+
+/// The input band-passed (zero phase) to the band where its power lies, with the band's edges.
+struct BandLimitedResponse {
+    std::vector<float> samples;
+    double low_hz = 0.0;
+    double high_hz = 0.0;
+};
+
+/// Gain of the band-pass at freq_hz: 1 inside [low_hz, high_hz], a raised cosine over
+/// band_taper_octaves beyond each edge, 0 further out.
+double band_pass_gain(double freq_hz, double low_hz, double high_hz) {
+    const auto taper = [](double octaves_outside) {
+        return octaves_outside >= band_taper_octaves ? 0.0 : 0.5 * (1.0 + std::cos(pi * octaves_outside / band_taper_octaves));
+    };
+    if (freq_hz <= 0.0) {
+        return 0.0;
+    }
+    if (freq_hz < low_hz) {
+        return taper(std::log2(low_hz / freq_hz));
+    }
+    if (freq_hz > high_hz) {
+        return taper(std::log2(freq_hz / high_hz));
+    }
+    return 1.0;
+}
+
+/// Band-passes the input to the bands around its strongest 1/3-octave band (see band_range_db).
+/// Returns nothing when those span the whole grid, because band-limiting would then remove no noise.
+std::optional<BandLimitedResponse> band_limited_response(std::span<const float> ir, double sample_rate_hz) {
+    // Twice the length keeps the band-pass's ringing from wrapping around onto the start.
+    RealFft<double> fft(next_fast_fft_size(2 * ir.size()));
+    std::vector<std::complex<double>> spectrum(fft.bin_count());
+    fft.forward(std::vector<double>(ir.begin(), ir.end()), spectrum);
+    const double bin_hz = sample_rate_hz / static_cast<double>(fft.size());
+
+    // Mean power density of each 1/3-octave band that contains at least one bin.
+    struct GridBand {
+        double low_hz;
+        double high_hz;
+        double density;
+    };
+    std::vector<GridBand> grid;
+    const double half_width = std::pow(2.0, band_grid_octaves / 2.0);
+    for (double centre_hz = band_grid_lowest_hz; centre_hz / half_width < sample_rate_hz / 2.0;
+         centre_hz *= std::pow(2.0, band_grid_octaves)) {
+        const double low_hz = centre_hz / half_width;
+        const double high_hz = std::min(centre_hz * half_width, sample_rate_hz / 2.0);
+        const auto first = static_cast<std::size_t>(std::ceil(low_hz / bin_hz));
+        const auto last = std::min(spectrum.size() - 1, static_cast<std::size_t>(std::floor(high_hz / bin_hz)));
+        if (first > last) {
+            continue;
+        }
+        double power = 0.0;
+        for (std::size_t k = first; k <= last; ++k) {
+            power += std::norm(spectrum[k]);
+        }
+        grid.push_back({low_hz, high_hz, power / static_cast<double>(last - first + 1)});
+    }
+    if (grid.empty()) {
+        return std::nullopt;
+    }
+
+    const auto strongest = static_cast<std::size_t>(
+        std::max_element(grid.begin(), grid.end(), [](const GridBand& a, const GridBand& b) { return a.density < b.density; }) -
+        grid.begin());
+    const double floor_density = grid[strongest].density * power_from_db(-band_range_db);
+    std::size_t lowest = strongest;
+    while (lowest > 0 && grid[lowest - 1].density >= floor_density) {
+        --lowest;
+    }
+    std::size_t highest = strongest;
+    while (highest + 1 < grid.size() && grid[highest + 1].density >= floor_density) {
+        ++highest;
+    }
+    if (lowest == 0 && highest + 1 == grid.size()) {
+        return std::nullopt;
+    }
+
+    BandLimitedResponse band;
+    band.low_hz = lowest == 0 ? 0.0 : grid[lowest].low_hz;
+    band.high_hz = highest + 1 == grid.size() ? sample_rate_hz / 2.0 : grid[highest].high_hz;
+    for (std::size_t k = 0; k < spectrum.size(); ++k) {
+        const double freq_hz = static_cast<double>(k) * bin_hz;
+        spectrum[k] *= band.low_hz == 0.0 && k == 0 ? 1.0 : band_pass_gain(freq_hz, band.low_hz, band.high_hz);
+    }
+    std::vector<double> filtered(fft.size());
+    fft.inverse(spectrum, filtered);
+    band.samples.assign(filtered.begin(), filtered.begin() + static_cast<std::ptrdiff_t>(ir.size()));
+    return band;
+}
+
 }  // namespace
 
 // Direct sound (the first strong arrival, which need not be the largest sample):
@@ -311,36 +463,40 @@ void add_notes(Arrival& arrival, const std::vector<double>& envelope, std::size_
 //     peaks at the pulse centre, so the estimate is unbiased for a pure delay.
 //  4. Polarity is the sign of the largest sample in the direct sound's main lobe (onset to as far
 //     after the peak), which for a symmetric pulse is its centre.
+//  5. When the direct sound is less than 20 dB above the noise, steps 1 to 4 are repeated on the
+//     input band-passed (zero phase) to the band where its power lies. That result is kept when
+//     its direct sound is at least 6 dB further above the noise, because the response is then
+//     band-limited (a subwoofer) and most of the noise lay outside its band.
 Arrival estimate_arrival(std::span<const float> ir, double sample_rate_hz, double time_zero_sample) {
     validate_input(ir, sample_rate_hz);
     Arrival arrival;
     find_peak_and_start(ir, arrival);
 
-    const auto envelope_end = std::min(
-        ir.size(), arrival.peak_sample + 1 + static_cast<std::size_t>(samples_from_ms(envelope_after_peak_ms, sample_rate_hz)));
-    const auto analytic = analytic_signal(ir.first(envelope_end));
-    std::vector<double> envelope(analytic.size());
-    std::transform(analytic.begin(), analytic.end(), envelope.begin(),
-                   [](std::complex<double> z) { return std::abs(z); });
+    DirectSoundFit fit = fit_direct_sound(ir, sample_rate_hz);
+    std::optional<std::string> band_note;
+    if (fit.direct_to_noise_db < in_band_trial_below_db) {
+        if (const auto band = band_limited_response(ir, sample_rate_hz)) {
+            DirectSoundFit in_band = fit_direct_sound(band->samples, sample_rate_hz);
+            if (in_band.direct_to_noise_db >= fit.direct_to_noise_db + min_in_band_gain_db) {
+                band_note = "the direct sound was judged in the response's band, " + format_fixed(band->low_hz, 0) +
+                            " to " + format_fixed(band->high_hz, 0) + " Hz, where it is " +
+                            format_fixed(in_band.direct_to_noise_db, 1) + " dB above the noise (" +
+                            format_fixed(fit.direct_to_noise_db, 1) + " dB over the whole band)";
+                fit = std::move(in_band);
+            }
+        }
+    }
 
-    const std::size_t direct_peak = find_direct_sound(envelope, sample_rate_hz);
-    const AnalyticInterpolator interpolator(ir, direct_peak);
-    const double low = direct_peak == 0 ? 0.0 : static_cast<double>(direct_peak) - 1.0;
-    const double high = std::min(static_cast<double>(ir.size() - 1), static_cast<double>(direct_peak) + 1.0);
-    arrival.arrival_sample = refine_envelope_peak(interpolator, low, high);
-
-    const std::complex<double> direct = interpolator.value_at(arrival.arrival_sample);
-    const double direct_envelope = std::abs(direct);
-    arrival.onset_sample = find_onset(envelope, direct_peak, direct_envelope * amplitude_from_db(-onset_threshold_db));
-    bool polarity_uncertain = false;
-    arrival.polarity = direct_sound_polarity(ir, arrival.onset_sample, arrival.arrival_sample, polarity_uncertain);
-
-    const double direct_to_noise =
-        direct_to_noise_db(ir, envelope, arrival.onset_sample, direct_envelope, sample_rate_hz);
-    arrival.confidence = std::clamp((direct_to_noise - confidence_zero_db) / (confidence_full_db - confidence_zero_db),
-                                    0.0, 1.0);
-    add_notes(arrival, envelope, direct_peak, direct_envelope, polarity_uncertain, direct_to_noise, sample_rate_hz,
-              time_zero_sample);
+    arrival.arrival_sample = fit.arrival_sample;
+    arrival.onset_sample = fit.onset_sample;
+    arrival.polarity = fit.polarity;
+    arrival.confidence = std::clamp(
+        (fit.direct_to_noise_db - confidence_zero_db) / (confidence_full_db - confidence_zero_db), 0.0, 1.0);
+    add_notes(arrival, fit.envelope, fit.direct_peak, fit.direct_envelope, fit.polarity_uncertain,
+              fit.direct_to_noise_db, sample_rate_hz, time_zero_sample);
+    if (band_note) {
+        arrival.notes.push_back(*band_note);
+    }
     return arrival;
 }
 

@@ -496,3 +496,85 @@ RoomMetrics compute_room_metrics(std::span<const float> ir, double sample_rate_h
 }
 
 }  // namespace linetune::analysis
+
+namespace linetune::analysis {
+namespace {
+
+// Direct sound window of octave_band_reverberant_field. It opens this long before the start
+// sample, for the band filter's rise and a source's own pre-ringing. It stays open for the longer
+// of a fixed time and a number of periods of the band centre, so that the octave filter's ringing
+// (about 1/bandwidth, 1.4 periods for an octave) counts as direct sound and not as reverberation.
+// NOTE: 2.5 ms and 3 periods are a choice, not a standard. At 63 Hz the window is 48 ms long and
+// takes in early reflections, which raises that band's ratio.
+constexpr double direct_lead_s = 0.001;
+constexpr double direct_min_s = 0.0025;
+constexpr double direct_periods = 3.0;
+// The start sample: the first sample within 20 dB of the peak (ISO 3382-1, as compute_room_metrics' callers use it).
+constexpr double start_below_peak_db = 20.0;
+
+}  // namespace
+
+std::vector<ReverberantBand> octave_band_reverberant_field(std::span<const float> ir, double sample_rate_hz) {
+    std::vector<ReverberantBand> result;
+    if (ir.empty() || !(sample_rate_hz > 0.0)) {
+        return result;
+    }
+    double peak_power = 0.0;
+    for (const float sample : ir) {
+        peak_power = std::max(peak_power, static_cast<double>(sample) * sample);
+    }
+    if (peak_power <= 0.0) {
+        return result;
+    }
+    const double start_power = peak_power * power_from_db(-start_below_peak_db);
+    std::size_t start_sample = 0;
+    while (static_cast<double>(ir[start_sample]) * ir[start_sample] < start_power) {
+        ++start_sample;
+    }
+
+    for (const double center_hz : octave_band_centers_hz()) {
+        if (octave_band_upper_edge_hz(center_hz) > max_upper_edge_fraction_of_fs * sample_rate_hz) {
+            continue;
+        }
+        const OctaveBandFilter filter(center_hz, sample_rate_hz);
+        const std::vector<double> band_ir = filter.process(ir);
+        const BandMetrics metrics = compute_band_metrics(band_ir, sample_rate_hz, start_sample, center_hz);
+
+        std::vector<double> squared(band_ir.size());
+        for (std::size_t i = 0; i < band_ir.size(); ++i) {
+            squared[i] = band_ir[i] * band_ir[i];
+        }
+        const NoiseEstimate noise = estimate_noise_lundeby(squared, sample_rate_hz, start_sample);
+        const std::size_t lead = samples_from_s(direct_lead_s, sample_rate_hz);
+        const std::size_t direct_begin = start_sample > lead ? start_sample - lead : 0;
+        const std::size_t direct_end = std::min(
+            squared.size(), start_sample + samples_from_s(std::max(direct_min_s, direct_periods / center_hz), sample_rate_hz));
+        const std::size_t late_end = noise.crosspoint_sample > direct_end ? std::min(noise.crosspoint_sample, squared.size())
+                                                                          : squared.size();
+        double direct = 0.0;
+        for (std::size_t i = direct_begin; i < direct_end; ++i) {
+            direct += squared[i] - noise.noise_power;
+        }
+        double late = 0.0;
+        for (std::size_t i = direct_end; i < late_end; ++i) {
+            late += squared[i] - noise.noise_power;
+        }
+        if (!(direct > 0.0) || !(late > 0.0)) {
+            continue;
+        }
+        ReverberantBand band;
+        band.center_hz = center_hz;
+        band.decay_time_s = metrics.t30_s;
+        if (!band.decay_time_s) {
+            band.decay_time_s = metrics.t20_s;
+        }
+        if (!band.decay_time_s) {
+            band.decay_time_s = metrics.edt_s;
+        }
+        band.direct_to_reverberant_db = db_from_power(direct / late);
+        result.push_back(band);
+    }
+    return result;
+}
+
+}  // namespace linetune::analysis

@@ -1,4 +1,5 @@
 #include "linetune/capture/measure.hpp"
+#include "linetune/capture/repeats.hpp"
 
 #include "file_names.hpp"
 #include "linetune_version.hpp"
@@ -304,17 +305,291 @@ void save_recording(const std::filesystem::path& session_dir, const Multichannel
     write_recording_metadata(saved.json_path, metadata);
 }
 
+/// The kept recording of a zone's pass: one pass, or the average of its aligned repeats.
+struct PassRecording {
+    MultichannelSignal recording;
+    std::vector<RecordingChannel> channels;  ///< peaks are the largest over the repeats
+    std::size_t passes = 0;                  ///< passes played, repeats and xrun repeats together
+    std::size_t xrun_count = 0;              ///< of the last kept pass
+    std::optional<RepeatSummary> repeats;
+};
+
+/// Whether timing between passes still holds, across the zones of one run.
+struct TimingState {
+    bool xrun_seen = false;  ///< a pass of this run had xruns, so the stream's latency may have moved
+};
+
+/// RMS level in dBFS of samples, −300 dBFS for digital silence (as InputLevel::peak_dbfs).
+double rms_dbfs(std::span<const float> samples) {
+    double sum = 0.0;
+    for (const float sample : samples) {
+        sum += static_cast<double>(sample) * sample;
+    }
+    const double mean = samples.empty() ? 0.0 : sum / static_cast<double>(samples.size());
+    return mean > 0.0 ? 10.0 * std::log10(mean) : -300.0;
+}
+
+/// Records options.noise_floor_s of every input while `output` plays silence and returns each
+/// input's RMS level in dBFS (plan.inputs order); empty when options.noise_floor_s is 0. An xrun
+/// here does not change the levels, but the latency may have moved (TimingState).
+std::vector<double> measure_noise_floor(CaptureStream& stream, const PassPlan& plan, std::size_t output,
+                                        const MeasureOptions& options, const std::string& label, TimingState& timing) {
+    if (!(options.noise_floor_s > 0.0)) {
+        return {};
+    }
+    const double rate_hz = plan.sweep.sample_rate_hz;
+    CaptureRequest request;
+    request.output_channels = {output};
+    request.input_channels = plan.inputs;
+    request.record_frames = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(options.noise_floor_s * rate_hz)));
+    request.playback = MultichannelSignal(1, request.record_frames, rate_hz);
+    CaptureResult result;
+    try {
+        result = stream.play_and_record(request);
+    } catch (const Error& failure) {
+        throw failure.with_context(label + ", noise floor");
+    }
+    check_result_shape(result, request, stream, label + ", noise floor");
+    if (result.xrun_count > 0) {
+        timing.xrun_seen = true;
+    }
+    std::vector<double> levels;
+    for (std::size_t index = 0; index < result.recording.channel_count(); ++index) {
+        levels.push_back(rms_dbfs(result.recording.channel(index)));
+    }
+    return levels;
+}
+
+/// Sets each channel's noise floor and, for mics, the level of the recording's last part and
+/// whether the decay reached the noise floor there. The noise of an average of N repeats is
+/// 10·log10(N) dB below the floor of one capture.
+void judge_decay(PassRecording& kept, const std::vector<double>& noise_floor_dbfs, const MeasureOptions& options) {
+    if (noise_floor_dbfs.empty()) {
+        return;
+    }
+    const double rate_hz = kept.recording.sample_rate_hz();
+    const std::size_t frames = kept.recording.frame_count();
+    const double window_s = std::min(options.decay_window_s, 0.5 * static_cast<double>(frames) / rate_hz);
+    const std::size_t window = std::clamp<std::size_t>(static_cast<std::size_t>(std::lround(window_s * rate_hz)), 1, frames);
+    const double averaging_db = 10.0 * std::log10(static_cast<double>(kept.repeats ? kept.repeats->count : 1));
+    for (std::size_t index = 0; index < kept.channels.size(); ++index) {
+        RecordingChannel& channel = kept.channels[index];
+        channel.noise_floor_dbfs = noise_floor_dbfs[index];
+        if (channel.loopback) {
+            continue;
+        }
+        const auto samples = kept.recording.channel(index);
+        channel.tail_end_dbfs = rms_dbfs(samples.subspan(frames - window));
+        channel.decay_incomplete = !channel.silent &&
+                                   *channel.tail_end_dbfs > noise_floor_dbfs[index] - averaging_db + options.decay_margin_db;
+    }
+}
+
+/// The test tone's reading at one mic (plan.inputs order, mics only).
+struct ToneReading {
+    double peak_dbfs = 0.0;
+    double predicted_peak_dbfs = 0.0;
+    std::optional<double> predicted_peak_db_spl;
+    bool expected = false;  ///< the mic weighs the zone (every mic when none does)
+    bool heard = false;
+};
+
+double peak_dbfs_of(std::span<const float> samples) {
+    float peak = 0.0f;
+    for (const float sample : samples) {
+        peak = std::max(peak, std::fabs(sample));
+    }
+    return peak > 0.0f ? 20.0 * std::log10(static_cast<double>(peak)) : -300.0;
+}
+
+/// Tells whether a mic is expected to hear a zone: it weighs the zone, or no mic weighs it.
+bool mic_expects_zone(const Venue& venue, const Microphone& mic, const std::string& zone) {
+    const auto weighs = [&](const Microphone& candidate) {
+        const auto found = candidate.zone_weights.find(zone);
+        return found != candidate.zone_weights.end() && found->second > 0.0;
+    };
+    return weighs(mic) || std::none_of(venue.microphones.begin(), venue.microphones.end(), weighs);
+}
+
+/// Plays the test tone on the zone's output: the pass's sweep shortened to test_tone_s and
+/// test_tone_below_db quieter, with the pass's tail. From each mic's peak it predicts the
+/// sweep's peak (peak + test_tone_below_db) and, with the mic's sensitivity S (RMS dBFS at
+/// 94 dB SPL), the SPL of that peak: a sine's RMS is 3.01 dB under its peak, so
+/// L = predicted − 3.01 − S + 94. Throws a configuration Error naming every mic over a limit,
+/// and one when no expected mic hears the tone (the zone's output reaches none of them).
+std::vector<ToneReading> play_test_tone(CaptureStream& stream, const PassPlan& plan, const Zone& zone,
+                                        const Venue& venue, const MeasureOptions& options, const std::string& label,
+                                        TimingState& timing, const std::vector<double>& noise_floor_dbfs) {
+    SweepParameters tone = plan.sweep;
+    tone.duration_s = options.test_tone_s;
+    tone.level_dbfs -= options.test_tone_below_db;
+    tone.fade_in_s = std::min(tone.fade_in_s, tone.duration_s / 4.0);
+    tone.fade_out_s = std::min(tone.fade_out_s, tone.duration_s / 4.0);
+    const std::vector<float> samples = generate_exponential_sweep(tone);
+    CaptureRequest request;
+    request.output_channels = {zone.output};
+    request.input_channels = plan.inputs;
+    request.record_frames = samples.size() + (plan.record_frames - plan.sweep_samples.size());
+    request.playback = MultichannelSignal(1, request.record_frames, plan.sweep.sample_rate_hz);
+    std::copy(samples.begin(), samples.end(), request.playback.channel(0).begin());
+    CaptureResult result;
+    try {
+        result = stream.play_and_record(request);
+    } catch (const Error& failure) {
+        throw failure.with_context(label + ", test tone");
+    }
+    check_result_shape(result, request, stream, label + ", test tone");
+    if (result.xrun_count > 0) {
+        timing.xrun_seen = true;
+    }
+
+    // A sine's RMS is 1/√2 of its peak: 3.01 dB under it.
+    const double sine_peak_to_rms_db = 20.0 * std::log10(std::sqrt(2.0));
+    constexpr double calibrator_db_spl = 94.0;
+    std::vector<ToneReading> readings;
+    std::vector<std::string> over;
+    bool any_expected = false;
+    bool any_heard = false;
+    for (std::size_t index = 0; index < venue.microphones.size(); ++index) {
+        const Microphone& mic = venue.microphones[index];
+        ToneReading reading;
+        reading.peak_dbfs = peak_dbfs_of(result.recording.channel(index));
+        reading.predicted_peak_dbfs = reading.peak_dbfs + options.test_tone_below_db;
+        if (mic.sensitivity_dbfs) {
+            reading.predicted_peak_db_spl =
+                reading.predicted_peak_dbfs - sine_peak_to_rms_db - *mic.sensitivity_dbfs + calibrator_db_spl;
+        }
+        // Without a noise floor a quiet tone cannot be told from noise, so routing is not judged.
+        reading.expected = mic_expects_zone(venue, mic, zone.name);
+        reading.heard = noise_floor_dbfs.empty() || reading.peak_dbfs > noise_floor_dbfs[index] + options.routing_margin_db;
+        any_expected = any_expected || reading.expected;
+        any_heard = any_heard || (reading.expected && reading.heard);
+        const bool over_dbfs = reading.predicted_peak_dbfs > options.max_peak_dbfs;
+        const bool over_spl = reading.predicted_peak_db_spl && *reading.predicted_peak_db_spl > options.max_peak_db_spl;
+        if (over_dbfs || over_spl) {
+            std::string entry = "mic '" + mic.name + "' (input " + std::to_string(mic.input) + ") would reach " +
+                                format_fixed(reading.predicted_peak_dbfs, 1) + " dBFS";
+            if (reading.predicted_peak_db_spl) {
+                entry += " and " + format_fixed(*reading.predicted_peak_db_spl, 1) + " dB SPL";
+            }
+            const double excess_db = std::max(reading.predicted_peak_dbfs - options.max_peak_dbfs,
+                                              reading.predicted_peak_db_spl.value_or(-1e9) - options.max_peak_db_spl);
+            entry += " (lower the sweep by at least " + format_fixed(std::ceil(excess_db), 0) + " dB)";
+            over.push_back(entry);
+        }
+        readings.push_back(reading);
+    }
+    if (!over.empty()) {
+        std::string mics;
+        for (const auto& entry : over) {
+            mics += (mics.empty() ? "" : "; ") + entry;
+        }
+        throw Error(label + ": the test tone at " + format_fixed(tone.level_dbfs, 1) + " dBFS predicts that the sweep at " +
+                        format_fixed(plan.sweep.level_dbfs, 1) + " dBFS would exceed the limits of " +
+                        format_fixed(options.max_peak_dbfs, 1) + " dBFS and " + format_fixed(options.max_peak_db_spl, 1) +
+                        " dB SPL: " + mics + ". Nothing louder than the test tone was played; lower --level-dbfs or "
+                        "the amplifier or input gain",
+                    ErrorKind::configuration);
+    }
+    if (any_expected && !any_heard) {
+        throw Error(label + ": none of the zone's mics heard the test tone on output " + std::to_string(zone.output) +
+                        " (peaks under their noise floor + " + format_fixed(options.routing_margin_db, 0) +
+                        " dB); check that the output reaches the zone's amplifier and that the amplifier is on",
+                    ErrorKind::configuration);
+    }
+    return readings;
+}
+
+/// Copies the test tone's readings into the recording's mic channels.
+void apply_tone(PassRecording& pass, const std::vector<ToneReading>& readings) {
+    for (std::size_t index = 0; index < readings.size(); ++index) {
+        RecordingChannel& channel = pass.channels[index];
+        channel.test_tone_peak_dbfs = readings[index].peak_dbfs;
+        channel.predicted_peak_dbfs = readings[index].predicted_peak_dbfs;
+        channel.predicted_peak_db_spl = readings[index].predicted_peak_db_spl;
+        channel.heard_test_tone = !readings[index].expected || readings[index].heard;
+    }
+}
+
+/// Plays a pass options.repeats times (each repeated on xruns by play_pass) and checks every
+/// repeat for clipping. Then it averages the aligned repeats and checks the decay (judge_decay).
+PassRecording record_pass(CaptureStream& stream, const CaptureRequest& request, const PassPlan& plan,
+                          const Venue& venue, const MeasureOptions& options, const std::string& label,
+                          MeasureProgress progress, TimingState& timing,
+                          const std::vector<double>& noise_floor_dbfs) {
+    PassRecording kept;
+    const std::size_t count = std::max<std::size_t>(1, options.repeats);
+    std::vector<MultichannelSignal> recordings;
+    for (std::size_t repeat = 1; repeat <= count; ++repeat) {
+        if (count > 1) {
+            progress.event = MeasureProgress::Event::repeat_started;
+            progress.repeat_number = repeat;
+            progress.repeat_count = count;
+            if (options.progress) {
+                options.progress(progress);
+            }
+        }
+        std::size_t passes = 0;
+        CaptureResult result = play_pass(stream, request, options, label, progress, passes);
+        kept.passes += passes;
+        kept.xrun_count = result.xrun_count;
+        if (passes > 1) {
+            timing.xrun_seen = true;
+        }
+        const std::vector<RecordingChannel> channels = judge_inputs(result.recording, plan, venue, options, label);
+        if (kept.channels.empty()) {
+            kept.channels = channels;
+        } else {
+            for (std::size_t index = 0; index < channels.size(); ++index) {
+                kept.channels[index].peak_dbfs = std::max(kept.channels[index].peak_dbfs, channels[index].peak_dbfs);
+                kept.channels[index].silent = kept.channels[index].silent && channels[index].silent;
+            }
+        }
+        recordings.push_back(std::move(result.recording));
+    }
+    if (count == 1) {
+        kept.recording = std::move(recordings.front());
+        judge_decay(kept, noise_floor_dbfs, options);
+        return kept;
+    }
+    std::vector<std::string> mics;
+    for (const Microphone& mic : venue.microphones) {
+        mics.push_back(mic.name);
+    }
+    std::optional<std::size_t> loopback;
+    if (venue.audio_interface.loopback) {
+        loopback = mics.size();
+    }
+    try {
+        AveragedRepeats averaged =
+            average_repeats(recordings, mics, loopback, plan.sweep.start_freq_hz, plan.sweep.end_freq_hz);
+        kept.recording = std::move(averaged.average);
+        kept.repeats = std::move(averaged.summary);
+    } catch (const Error& failure) {
+        throw failure.with_context(label);
+    }
+    judge_decay(kept, noise_floor_dbfs, options);
+    return kept;
+}
+
+/// "absolute" with a loopback; otherwise "relative" until the stream had an xrun or restarted.
+std::string timing_of(const Venue& venue, const MeasureOptions& options, const TimingState& timing) {
+    if (venue.audio_interface.loopback) {
+        return "absolute";
+    }
+    return options.stream_restarted || timing.xrun_seen ? "invalid" : "relative";
+}
+
 RecordingMetadata describe_pass(const Venue& venue, const Zone& zone, const PassPlan& plan,
-                                std::vector<RecordingChannel> channels, const CaptureResult& result,
-                                std::size_t passes, const MeasureOptions& options) {
+                                const PassRecording& pass, const MeasureOptions& options, const TimingState& timing) {
     RecordingMetadata metadata;
     metadata.venue = venue.name;
     metadata.venue_file = venue.file;
     metadata.zone = zone.name;
     metadata.output = zone.output;
     metadata.sample_rate_hz = plan.sweep.sample_rate_hz;
-    metadata.frames = result.recording.frame_count();
-    metadata.channels = std::move(channels);
+    metadata.frames = pass.recording.frame_count();
+    metadata.channels = pass.channels;
     if (venue.audio_interface.loopback) {
         metadata.loopback_output = venue.audio_interface.loopback->output;
         metadata.loopback_channel = metadata.channels.size();
@@ -323,8 +598,10 @@ RecordingMetadata describe_pass(const Venue& venue, const Zone& zone, const Pass
     metadata.sweep_frames = plan.sweep_samples.size();
     metadata.tail_s = options.tail_s;
     metadata.sound_s = plan.sound_s;
-    metadata.xrun_count = result.xrun_count;
-    metadata.passes = passes;
+    metadata.xrun_count = pass.xrun_count;
+    metadata.passes = pass.passes;
+    metadata.timing = timing_of(venue, options, timing);
+    metadata.repeats = pass.repeats;
     metadata.temperature_c = venue.temperature_c;
     metadata.humidity_percent = venue.humidity_percent;
     metadata.recorded_utc = utc_timestamp();
@@ -378,23 +655,24 @@ MeasureResult measure_multi_sweep(const Venue& venue, CaptureStream& stream, con
 
     const std::string label = zone_list_label(zones);
     MeasureProgress progress{MeasureProgress::Event::multi_sweep_started, label, 1, zones.size(), sweeps.sound_s, 0,
-                             sweeps.sequential_sound_s};
+                             sweeps.sequential_sound_s, 1, options.repeats, nullptr};
     if (options.progress) {
         options.progress(progress);
     }
     const CaptureRequest request = multi_sweep_request(zones, venue, plan, sweeps);
-    std::size_t passes = 0;
-    const CaptureResult result = play_pass(stream, request, options, label, progress, passes);
+    TimingState timing;
+    const std::vector<double> noise_floor =
+        measure_noise_floor(stream, plan, zones.front()->output, options, label, timing);
+    const PassRecording pass = record_pass(stream, request, plan, venue, options, label, progress, timing, noise_floor);
     MeasureResult measured;
-    measured.sound_s = sweeps.sound_s * static_cast<double>(passes);
+    measured.sound_s = sweeps.sound_s * static_cast<double>(pass.passes);
     measured.multi_sweep = sweeps;
-    const std::vector<RecordingChannel> channels = judge_inputs(result.recording, plan, venue, options, label);
 
     std::filesystem::path shared_wav;
     for (std::size_t index = 0; index < zones.size(); ++index) {
         ZoneRecording saved;
         saved.zone = zones[index]->name;
-        saved.metadata = describe_pass(venue, *zones[index], plan, channels, result, passes, options);
+        saved.metadata = describe_pass(venue, *zones[index], plan, pass, options, timing);
         saved.metadata.multi_sweep = MultiSweepPlacement{names,
                                                          sweeps.offsets_frames,
                                                          sweeps.offsets_frames[index],
@@ -407,17 +685,19 @@ MeasureResult measure_multi_sweep(const Venue& venue, CaptureStream& stream, con
                 saved.silent_mics.push_back(channel.mic);
             }
         }
-        save_recording(session_dir, result.recording, saved.metadata, saved, shared_wav);
+        save_recording(session_dir, pass.recording, saved.metadata, saved, shared_wav);
         shared_wav = saved.wav_path;
-        measured.recordings.push_back(std::move(saved));
 
         progress.event = MeasureProgress::Event::zone_finished;
         progress.zone = zones[index]->name;
         progress.zone_number = index + 1;
-        progress.xrun_count = result.xrun_count;
+        progress.xrun_count = pass.xrun_count;
+        progress.recording = &saved.metadata;
         if (options.progress) {
             options.progress(progress);
         }
+        progress.recording = nullptr;
+        measured.recordings.push_back(std::move(saved));
     }
     return measured;
 }
@@ -453,6 +733,9 @@ void check_measurement_setup(const Venue& venue, const StreamFormat& format, con
         }
     }
     check_microphones(venue, format, problems);
+    if (options.repeats < 1) {
+        problems.emplace_back("the number of repeats is 0; play each pass at least once (--repeats 1)");
+    }
     if (!(options.tail_s > 0.0) || !std::isfinite(options.tail_s)) {
         problems.push_back("the tail after the sweep is " + format_significant(options.tail_s) +
                            " s; record at least the room's decay time (over 0 s)");
@@ -462,11 +745,36 @@ void check_measurement_setup(const Venue& venue, const StreamFormat& format, con
     } catch (const Error& failure) {
         problems.emplace_back(failure.what());
     }
+    if (options.sweep_from_zone_band && options.multi_sweep) {
+        problems.emplace_back("sweeps from the zones' bands need one pass per zone, but a multiple-sweep pass plays "
+                              "one sweep for every zone; choose one of the two");
+    } else if (options.sweep_from_zone_band) {
+        for (const Zone* zone : zones) {
+            const double start_hz = zone_sweep_start_hz(*zone, options.sweep.start_freq_hz);
+            if (start_hz >= options.sweep.end_freq_hz) {
+                problems.push_back(zone_label(zone->name) + ": its sweep would start at " + format_significant(start_hz) +
+                                   " Hz, half an octave below its fit_band_hz, above the sweep's end " +
+                                   format_significant(options.sweep.end_freq_hz) +
+                                   " Hz; raise the sweep's end or check the zone's fit_band_hz");
+            }
+        }
+    }
     throw_if_problems("measurement of venue '" + venue.name + "'", problems);
 }
 
+double zone_sweep_start_hz(const Zone& zone, double start_freq_hz) {
+    // Half an octave: a factor of 2^(1/2).
+    return std::max(start_freq_hz, zone.fit_band_hz.low_hz / std::sqrt(2.0));
+}
+
+double tail_for_room(const Venue& venue, double tail_s) {
+    return std::max(tail_s, venue.audio_interface.room_t60_s.value_or(0.0));
+}
+
 MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::filesystem::path& session_dir,
-                      const MeasureOptions& options) {
+                      const MeasureOptions& requested) {
+    MeasureOptions options = requested;
+    options.tail_s = tail_for_room(venue, requested.tail_s);
     try {
         check_measurement_setup(venue, stream.format(), options);
     } catch (const Error& failure) {
@@ -477,40 +785,59 @@ MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::file
     if (options.multi_sweep) {
         return measure_multi_sweep(venue, stream, session_dir, options, zones);
     }
-    const PassPlan plan = plan_passes(venue, options);
-
     MeasureResult measured;
+    TimingState timing;
     for (std::size_t number = 1; number <= zones.size(); ++number) {
         const Zone& zone = *zones[number - 1];
-        MeasureProgress progress{MeasureProgress::Event::zone_started, zone.name, number, zones.size(), plan.sound_s, 0,
-                                 0.0};
+        MeasureOptions zone_options = options;
+        if (options.sweep_from_zone_band) {
+            zone_options.sweep.start_freq_hz = zone_sweep_start_hz(zone, options.sweep.start_freq_hz);
+        }
+        const PassPlan plan = plan_passes(venue, zone_options);
+        MeasureProgress progress{MeasureProgress::Event::zone_started,
+                                 zone.name,
+                                 number,
+                                 zones.size(),
+                                 plan.sound_s,
+                                 0,
+                                 0.0,
+                                 1,
+                                 options.repeats,
+                                 nullptr};
         if (options.progress) {
             options.progress(progress);
         }
 
         const CaptureRequest request = request_for_zone(zone, venue, plan);
-        std::size_t passes = 0;
-        const CaptureResult result = play_pass(stream, request, options, zone_label(zone.name), progress, passes);
-        measured.sound_s += plan.sound_s * static_cast<double>(passes);
-        std::vector<RecordingChannel> channels =
-            judge_inputs(result.recording, plan, venue, options, zone_label(zone.name));
+        const std::vector<double> noise_floor =
+            measure_noise_floor(stream, plan, zone.output, options, zone_label(zone.name), timing);
+        std::vector<ToneReading> tone;
+        if (options.test_tone) {
+            tone = play_test_tone(stream, plan, zone, venue, options, zone_label(zone.name), timing, noise_floor);
+        }
+        PassRecording pass =
+            record_pass(stream, request, plan, venue, options, zone_label(zone.name), progress, timing, noise_floor);
+        apply_tone(pass, tone);
+        measured.sound_s += plan.sound_s * static_cast<double>(pass.passes);
 
         ZoneRecording saved;
         saved.zone = zone.name;
-        saved.metadata = describe_pass(venue, zone, plan, std::move(channels), result, passes, options);
+        saved.metadata = describe_pass(venue, zone, plan, pass, options, timing);
         for (const RecordingChannel& channel : saved.metadata.channels) {
             if (channel.silent) {
                 saved.silent_mics.push_back(channel.mic);
             }
         }
-        save_recording(session_dir, result.recording, saved.metadata, saved);
-        measured.recordings.push_back(std::move(saved));
+        save_recording(session_dir, pass.recording, saved.metadata, saved);
 
         progress.event = MeasureProgress::Event::zone_finished;
-        progress.xrun_count = result.xrun_count;
+        progress.xrun_count = pass.xrun_count;
+        progress.recording = &saved.metadata;
         if (options.progress) {
             options.progress(progress);
         }
+        progress.recording = nullptr;
+        measured.recordings.push_back(std::move(saved));
     }
     return measured;
 }

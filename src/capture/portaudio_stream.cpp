@@ -239,6 +239,8 @@ struct PortAudioCaptureStream::Shared {
     std::size_t position = 0;
     std::size_t fade_position = 0;  ///< frames into the fade-out; 0 while no stop was requested
 
+    std::unique_ptr<LevelMeter> meter;  ///< peaks per device input and frames done, for a live display
+
     std::unique_ptr<PortAudioSession> session;
 };
 
@@ -290,6 +292,7 @@ int audio_callback(const void* input, void* output, unsigned long frame_count, c
             for (std::size_t index = 0; index < shared.recording.size(); ++index) {
                 const float sample = in[frame * inputs + shared.recorded_inputs[index]];
                 shared.recording[index][position] = sample;
+                shared.meter->observe(shared.recorded_inputs[index], sample);
                 // Clipping fades the pass out from the next frame on (see clipping_level).
                 if (!stopping && std::fabs(sample) >= clipping_level) {
                     shared.clipped_frame.store(position, std::memory_order_relaxed);
@@ -299,10 +302,12 @@ int audio_callback(const void* input, void* output, unsigned long frame_count, c
             }
         }
         if (++shared.position == shared.record_frames) {
+            shared.meter->set_frames_done(shared.position);
             shared.state.store(Shared::finished, std::memory_order_release);
             return paContinue;
         }
     }
+    shared.meter->set_frames_done(shared.position);
     return paContinue;
 }
 
@@ -336,6 +341,7 @@ PortAudioCaptureStream::PortAudioCaptureStream(const PortAudioStreamOptions& opt
     shared_->input_channels = device_.input_channels;
     shared_->output_channels = device_.output_channels;
     shared_->playback.assign(device_.output_channels, nullptr);
+    shared_->meter = std::make_unique<LevelMeter>(device_.input_channels);
     shared_->fade_frames = std::max<std::size_t>(1, static_cast<std::size_t>(std::round(fade_out_s * options.sample_rate_hz)));
 
     PaStream* stream = nullptr;
@@ -388,6 +394,8 @@ PortAudioCaptureStream::~PortAudioCaptureStream() {
 StreamFormat PortAudioCaptureStream::format() const { return format_; }
 
 std::string PortAudioCaptureStream::description() const { return describe_device(device_); }
+
+LevelMeter& PortAudioCaptureStream::meter() noexcept { return *shared_->meter; }
 
 void PortAudioCaptureStream::request_stop() noexcept { shared_->stop_requested.store(true, std::memory_order_relaxed); }
 
@@ -448,8 +456,15 @@ CaptureResult PortAudioCaptureStream::play_and_record(const CaptureRequest& requ
         throw Error(name + ": stopped on request before the pass started", ErrorKind::device);
     }
     abandoned_ = true;  // until the callback reports the pass finished
+    shared.meter->start_pass(request.record_frames);
     shared.state.store(Shared::running, std::memory_order_release);
-    wait_for_pass(name);
+    try {
+        wait_for_pass(name);
+    } catch (...) {
+        shared.meter->end_pass();
+        throw;
+    }
+    shared.meter->end_pass();
     abandoned_ = false;
     shared.state.store(Shared::idle, std::memory_order_release);
 

@@ -33,6 +33,13 @@ json channel_json(const RecordingChannel& channel) {
     json item = {{"channel", channel.channel}, {"input", channel.input},   {"loopback", channel.loopback},
                  {"peak_dbfs", channel.peak_dbfs}, {"clipped", channel.clipped}, {"silent", channel.silent}};
     item["mic"] = channel.loopback ? json(nullptr) : json(channel.mic);
+    item["noise_floor_dbfs"] = optional_number(channel.noise_floor_dbfs);
+    item["tail_end_dbfs"] = optional_number(channel.tail_end_dbfs);
+    item["decay_incomplete"] = channel.decay_incomplete;
+    item["test_tone_peak_dbfs"] = optional_number(channel.test_tone_peak_dbfs);
+    item["predicted_peak_dbfs"] = optional_number(channel.predicted_peak_dbfs);
+    item["predicted_peak_db_spl"] = optional_number(channel.predicted_peak_db_spl);
+    item["heard_test_tone"] = channel.heard_test_tone;
     return item;
 }
 
@@ -100,6 +107,67 @@ MultiSweepPlacement read_multi_sweep(const json& item) {
     return placement;
 }
 
+json optional_numbers(const std::vector<std::optional<double>>& values) {
+    json list = json::array();
+    for (const auto& value : values) {
+        list.push_back(optional_number(value));
+    }
+    return list;
+}
+
+json repeats_json(const RepeatSummary& summary) {
+    json mics = json::array();
+    for (const RepeatMicSummary& mic : summary.mics) {
+        mics.push_back({{"mic", mic.mic},
+                        {"drift_ms", optional_numbers(mic.drift_ms)},
+                        {"snr_db", mic.snr_db},
+                        {"coherence", mic.coherence}});
+    }
+    return {{"count", summary.count},
+            {"aligned_by", summary.aligned_by},
+            {"alignment_ms", summary.alignment_ms},
+            {"max_drift_ms", optional_number(summary.max_drift_ms)},
+            {"bands_hz", summary.bands_hz},
+            {"mics", mics}};
+}
+
+RepeatSummary read_repeats(const json& item) {
+    RepeatSummary summary;
+    summary.count = field<std::size_t>(item, "count");
+    summary.aligned_by = field<std::string>(item, "aligned_by");
+    summary.alignment_ms = field<std::vector<double>>(item, "alignment_ms");
+    summary.max_drift_ms = optional_field<double>(item, "max_drift_ms");
+    summary.bands_hz = field<std::vector<double>>(item, "bands_hz");
+    const json mics = field<json>(item, "mics");
+    if (!mics.is_array()) {
+        throw Error("'repeats.mics' must be an array, not " + mics.dump());
+    }
+    for (const json& entry : mics) {
+        RepeatMicSummary mic;
+        mic.mic = field<std::string>(entry, "mic");
+        const json drift = field<json>(entry, "drift_ms");
+        if (!drift.is_array()) {
+            throw Error("'repeats.mics.drift_ms' must be an array, not " + drift.dump());
+        }
+        for (const json& value : drift) {
+            mic.drift_ms.push_back(value.is_null() ? std::nullopt : std::optional<double>(value.get<double>()));
+        }
+        mic.snr_db = field<std::vector<double>>(entry, "snr_db");
+        mic.coherence = field<std::vector<double>>(entry, "coherence");
+        if (mic.drift_ms.size() != summary.count || mic.snr_db.size() != summary.bands_hz.size() ||
+            mic.coherence.size() != summary.bands_hz.size()) {
+            throw Error("'repeats': mic '" + mic.mic + "' has " + std::to_string(mic.drift_ms.size()) +
+                        " drifts for " + std::to_string(summary.count) + " repeats, or a value per band missing");
+        }
+        summary.mics.push_back(std::move(mic));
+    }
+    if (summary.count < 2 || summary.alignment_ms.size() != summary.count) {
+        throw Error("'repeats' has count " + std::to_string(summary.count) + " and " +
+                    std::to_string(summary.alignment_ms.size()) + " alignments; a count of 2 or more needs one each");
+    }
+    return summary;
+}
+
 RecordingChannel read_channel(const json& item) {
     RecordingChannel channel;
     channel.channel = field<std::size_t>(item, "channel");
@@ -109,6 +177,13 @@ RecordingChannel read_channel(const json& item) {
     channel.peak_dbfs = field<double>(item, "peak_dbfs");
     channel.clipped = field<bool>(item, "clipped");
     channel.silent = field<bool>(item, "silent");
+    channel.noise_floor_dbfs = optional_field<double>(item, "noise_floor_dbfs");
+    channel.tail_end_dbfs = optional_field<double>(item, "tail_end_dbfs");
+    channel.decay_incomplete = optional_field<bool>(item, "decay_incomplete").value_or(false);
+    channel.test_tone_peak_dbfs = optional_field<double>(item, "test_tone_peak_dbfs");
+    channel.predicted_peak_dbfs = optional_field<double>(item, "predicted_peak_dbfs");
+    channel.predicted_peak_db_spl = optional_field<double>(item, "predicted_peak_db_spl");
+    channel.heard_test_tone = optional_field<bool>(item, "heard_test_tone").value_or(true);
     if (!channel.loopback && channel.mic.empty()) {
         throw Error("channel " + std::to_string(channel.channel) + " is neither the loopback nor a named mic");
     }
@@ -175,6 +250,16 @@ RecordingMetadata metadata_from_json(const json& document) {
         }
     }
 
+    // Recordings from before the "timing" key: a loopback gave absolute timing.
+    metadata.timing = optional_field<std::string>(document, "timing")
+                          .value_or(metadata.loopback_channel ? "absolute" : "relative");
+    if (metadata.timing != "absolute" && metadata.timing != "relative" && metadata.timing != "invalid") {
+        throw Error("'timing' is \"" + metadata.timing + "\"; expected \"absolute\", \"relative\" or \"invalid\"");
+    }
+    if (const auto found = document.find("repeats"); found != document.end() && !found->is_null()) {
+        metadata.repeats = read_repeats(*found);
+    }
+
     check_channels(metadata);
     return metadata;
 }
@@ -220,6 +305,10 @@ void write_recording_metadata(const std::filesystem::path& json_path, const Reco
     document["humidity_percent"] = optional_number(metadata.humidity_percent);
     if (metadata.multi_sweep) {
         document["multi_sweep"] = multi_sweep_json(*metadata.multi_sweep);
+    }
+    document["timing"] = metadata.timing;
+    if (metadata.repeats) {
+        document["repeats"] = repeats_json(*metadata.repeats);
     }
     io::write_text_file(json_path, document.dump(2) + "\n");
 }

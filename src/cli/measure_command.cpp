@@ -11,13 +11,25 @@
 #include "linetune/io/text_file_writer.hpp"
 #include "linetune/io/venue_file.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <sstream>
+#include <stop_token>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace linetune::cli {
@@ -39,7 +51,181 @@ struct MeasureArguments {
     double level_dbfs = -12.0;
     std::size_t max_passes = 2;  ///< see capture::MeasureOptions::max_passes
     bool multi_sweep = false;    ///< see capture::MeasureOptions::multi_sweep
+    std::size_t repeats = 1;     ///< see capture::MeasureOptions::repeats
+    double noise_floor_s = 0.25;  ///< see capture::MeasureOptions::noise_floor_s
+    bool zone_bands = false;      ///< see capture::MeasureOptions::sweep_from_zone_band
+    bool test_tone = true;        ///< see capture::MeasureOptions::test_tone
+    double max_peak_dbfs = -1.0;  ///< see capture::MeasureOptions::max_peak_dbfs
+    double max_peak_db_spl = 115.0;  ///< see capture::MeasureOptions::max_peak_db_spl
 };
+
+/// True when standard output is a terminal that can redraw lines in place: TERM is set and not
+/// "dumb". Logs and pipes never get the live display.
+bool live_display_wanted() {
+    const char* term = std::getenv("TERM");
+    return isatty(STDOUT_FILENO) != 0 && term != nullptr && *term != '\0' && std::string(term) != "dumb";
+}
+
+/// One input that the live display shows: a mic or the loopback, with the mic's calibration.
+struct MeteredInput {
+    std::string name;
+    std::size_t input = 0;  ///< 1-based input of the audio interface
+    std::optional<double> sensitivity_dbfs;
+};
+
+std::vector<MeteredInput> metered_inputs(const Venue& venue) {
+    std::vector<MeteredInput> inputs;
+    for (const Microphone& mic : venue.microphones) {
+        inputs.push_back({mic.name, mic.input, mic.sensitivity_dbfs});
+    }
+    if (venue.audio_interface.loopback) {
+        inputs.push_back({"loopback", venue.audio_interface.loopback->input, std::nullopt});
+    }
+    return inputs;
+}
+
+/// The live display of `measure` on a terminal. While a pass plays, it shows a progress bar (seconds
+/// played and the pass's length) and each input's peak since the last redraw, in dBFS. A mic with a
+/// sensitivity_dbfs also shows dB SPL. A thread of its own redraws these lines in place from the
+/// stream's LevelMeter. Messages go through print(), which clears the lines first.
+class LiveLevels {
+public:
+    LiveLevels(capture::LevelMeter& meter, std::vector<MeteredInput> inputs, double sample_rate_hz)
+        : meter_(meter), inputs_(std::move(inputs)), sample_rate_hz_(sample_rate_hz),
+          thread_([this](std::stop_token stop) { run(stop); }) {}
+
+    ~LiveLevels() {
+        thread_.request_stop();
+        thread_.join();
+        const std::lock_guard lock(mutex_);
+        clear();
+        std::cout << std::flush;
+    }
+
+    LiveLevels(const LiveLevels&) = delete;
+    LiveLevels& operator=(const LiveLevels&) = delete;
+
+    /// Runs `write` (which prints whole lines to std::cout) with the display cleared.
+    void print(const std::function<void()>& write) {
+        const std::lock_guard lock(mutex_);
+        clear();
+        write();
+        std::cout << std::flush;
+    }
+
+private:
+    // A few redraws per second: readable digits, and the peak of every 0.2 s stays on screen.
+    static constexpr auto redraw_interval = std::chrono::milliseconds(200);
+    static constexpr std::size_t bar_chars = 30;
+
+    void run(std::stop_token stop) {
+        std::unique_lock lock(mutex_);
+        while (!stop.stop_requested()) {
+            wake_.wait_for(lock, stop, redraw_interval, [] { return false; });
+            if (!stop.stop_requested()) {
+                draw();
+            }
+        }
+    }
+
+    /// Moves the cursor back over the lines drawn and erases them (ANSI CSI A and J).
+    void clear() {
+        if (drawn_lines_ == 0) {
+            return;
+        }
+        std::cout << '\r';
+        if (drawn_lines_ > 1) {
+            std::cout << "\x1b[" << drawn_lines_ - 1 << 'A';
+        }
+        std::cout << "\x1b[J";
+        drawn_lines_ = 0;
+    }
+
+    void draw() {
+        clear();
+        const capture::PassProgress progress = meter_.progress();
+        if (progress.total_frames == 0) {
+            std::cout << std::flush;
+            return;
+        }
+        const double fraction =
+            std::min(1.0, static_cast<double>(progress.frames_done) / static_cast<double>(progress.total_frames));
+        const auto filled = static_cast<std::size_t>(std::round(fraction * static_cast<double>(bar_chars)));
+        std::string text = "  [" + std::string(filled, '#') + std::string(bar_chars - filled, '-') + "] " +
+                           format_fixed(static_cast<double>(progress.frames_done) / sample_rate_hz_, 1) + " / " +
+                           format_fixed(static_cast<double>(progress.total_frames) / sample_rate_hz_, 1) + " s";
+        // The SPL of a sine with that peak, as the test tone's prediction computes it: a sine's
+        // RMS is 3.01 dB under its peak, and sensitivity_dbfs is the RMS level of a 94 dB SPL calibrator.
+        const double sine_peak_to_rms_db = 20.0 * std::log10(std::sqrt(2.0));
+        constexpr double calibrator_db_spl = 94.0;
+        for (const MeteredInput& input : inputs_) {
+            const double peak_dbfs = capture::LevelMeter::peak_dbfs(meter_.take_peak(input.input - 1));
+            text += "\n    " + input.name + ": " + format_fixed(peak_dbfs, 1) + " dBFS peak";
+            if (input.sensitivity_dbfs) {
+                text += " (" + format_fixed(peak_dbfs - sine_peak_to_rms_db - *input.sensitivity_dbfs + calibrator_db_spl, 1) +
+                        " dB SPL)";
+            }
+            ++drawn_lines_;
+        }
+        ++drawn_lines_;
+        std::cout << text << std::flush;
+    }
+
+    capture::LevelMeter& meter_;
+    std::vector<MeteredInput> inputs_;
+    double sample_rate_hz_;
+    std::mutex mutex_;  ///< guards std::cout and drawn_lines_ between the display thread and print()
+    std::condition_variable_any wake_;
+    std::size_t drawn_lines_ = 0;
+    std::jthread thread_;  ///< last: starts after every member it uses exists
+};
+
+/// Prints each mic's predicted sweep peak and a warning for a zone mic that missed the test tone.
+void print_test_tone(const capture::RecordingMetadata& recording) {
+    std::string peaks;
+    for (const auto& channel : recording.channels) {
+        if (channel.predicted_peak_dbfs) {
+            peaks += (peaks.empty() ? "" : ", ") + channel.mic + " " + format_fixed(*channel.predicted_peak_dbfs, 1) +
+                     " dBFS";
+            if (channel.predicted_peak_db_spl) {
+                peaks += " (" + format_fixed(*channel.predicted_peak_db_spl, 1) + " dB SPL)";
+            }
+        }
+    }
+    if (!peaks.empty()) {
+        std::cout << "zone '" << recording.zone << "': sweep peaks predicted by the test tone: " << peaks << '\n';
+    }
+    for (const auto& channel : recording.channels) {
+        if (!channel.heard_test_tone) {
+            std::cout << "warning: zone '" << recording.zone << "': mic '" << channel.mic
+                      << "' did not hear the test tone although it weighs the zone; check its cable, phantom power "
+                         "and input, and the zone's routing\n";
+        }
+    }
+}
+
+/// Prints the noise floor of every input and a warning for each mic whose decay outlasted the tail.
+void print_decay(const capture::RecordingMetadata& recording) {
+    std::string levels;
+    for (const auto& channel : recording.channels) {
+        if (channel.noise_floor_dbfs) {
+            levels += (levels.empty() ? "" : ", ") + (channel.loopback ? std::string("loopback") : channel.mic) + " " +
+                      format_fixed(*channel.noise_floor_dbfs, 1);
+        }
+    }
+    if (!levels.empty()) {
+        std::cout << "zone '" << recording.zone << "': noise floor (dBFS RMS): " << levels << '\n';
+    }
+    for (const auto& channel : recording.channels) {
+        if (channel.decay_incomplete) {
+            std::cout << "warning: zone '" << recording.zone << "': mic '" << channel.mic
+                      << "': the decay had not reached the noise floor when the recording ended (last part at "
+                      << format_fixed(channel.tail_end_dbfs.value_or(0.0), 1) << " dBFS, noise floor "
+                      << format_fixed(channel.noise_floor_dbfs.value_or(0.0), 1)
+                      << " dBFS); lengthen --tail-s or set audio_interface.room_t60_s to the room's T60\n";
+        }
+    }
+}
 
 /// Returns the zones to measure in this run: the requested ones (or all), less those that
 /// --resume finds recorded already.
@@ -64,6 +250,38 @@ std::vector<std::string> zones_to_measure(const Venue& venue, const MeasureArgum
     return remaining;
 }
 
+/// Describes the repeats of a recording in one line: alignment, drift and the SNR range of the average.
+std::string repeats_summary(const capture::RecordingMetadata& recording) {
+    const capture::RepeatSummary& repeats = *recording.repeats;
+    double largest_shift_ms = 0.0;
+    for (const double shift_ms : repeats.alignment_ms) {
+        largest_shift_ms = std::max(largest_shift_ms, std::fabs(shift_ms));
+    }
+    std::string line = "zone '" + recording.zone + "': " + std::to_string(repeats.count) +
+                       " repeats averaged, aligned by the " + repeats.aligned_by + " (shifts up to " +
+                       format_fixed(largest_shift_ms, 3) + " ms); drift between repeats ";
+    line += repeats.max_drift_ms ? "at most " + format_fixed(*repeats.max_drift_ms, 3) + " ms"
+                                 : std::string("not measurable (no mic correlates)");
+    const capture::RepeatMicSummary* lowest_mic = nullptr;
+    std::size_t lowest_band = 0;
+    double highest_db = -1e9;
+    for (const auto& mic : repeats.mics) {
+        for (std::size_t band = 0; band < mic.snr_db.size(); ++band) {
+            if (lowest_mic == nullptr || mic.snr_db[band] < lowest_mic->snr_db[lowest_band]) {
+                lowest_mic = &mic;
+                lowest_band = band;
+            }
+            highest_db = std::max(highest_db, mic.snr_db[band]);
+        }
+    }
+    if (lowest_mic != nullptr) {
+        line += "; SNR of the average per third octave from " + format_fixed(lowest_mic->snr_db[lowest_band], 1) +
+                " dB (mic '" + lowest_mic->mic + "' at " + format_significant(repeats.bands_hz[lowest_band]) +
+                " Hz) to " + format_fixed(highest_db, 1) + " dB";
+    }
+    return line;
+}
+
 capture::MeasureOptions measure_options(const MeasureArguments& args, std::vector<std::string> zones) {
     capture::MeasureOptions options;
     options.zones = std::move(zones);
@@ -72,7 +290,13 @@ capture::MeasureOptions measure_options(const MeasureArguments& args, std::vecto
     options.tail_s = args.tail_s;
     options.max_passes = args.max_passes;
     options.multi_sweep = args.multi_sweep;
-    options.progress = [](const capture::MeasureProgress& progress) {
+    options.repeats = args.repeats;
+    options.noise_floor_s = args.noise_floor_s;
+    options.sweep_from_zone_band = args.zone_bands;
+    options.test_tone = args.test_tone && !args.multi_sweep;
+    options.max_peak_dbfs = args.max_peak_dbfs;
+    options.max_peak_db_spl = args.max_peak_db_spl;
+    options.progress = [zone_bands = args.zone_bands](const capture::MeasureProgress& progress) {
         using Event = capture::MeasureProgress::Event;
         if (progress.event == Event::multi_sweep_started) {
             std::cout << "measuring " << progress.zone << " in one multiple-sweep pass ("
@@ -84,12 +308,31 @@ capture::MeasureOptions measure_options(const MeasureArguments& args, std::vecto
             std::cout << "measuring zone '" << progress.zone << "' (" << progress.zone_number << "/"
                       << progress.zone_count << ", " << format_fixed(progress.sound_s, 1) << " s of sound)"
                       << std::endl;
+        } else if (progress.event == Event::repeat_started) {
+            std::cout << "  repeat " << progress.repeat_number << "/" << progress.repeat_count << std::endl;
         } else if (progress.event == Event::pass_repeated) {
             const bool listed = progress.zone.rfind("zones ", 0) == 0;
             std::cout << (listed ? progress.zone : "zone '" + progress.zone + "'") << ": " << progress.xrun_count
                       << " xrun(s), measuring again" << std::endl;
         } else {
             std::cout << "zone '" << progress.zone << "': recording saved" << std::endl;
+            if (progress.recording != nullptr) {
+                if (zone_bands) {
+                    std::cout << "zone '" << progress.zone << "': swept from "
+                              << format_significant(progress.recording->sweep.start_freq_hz) << " Hz (--zone-bands)\n";
+                }
+                print_decay(*progress.recording);
+                print_test_tone(*progress.recording);
+            }
+            if (progress.recording != nullptr && progress.recording->repeats) {
+                std::cout << repeats_summary(*progress.recording) << std::endl;
+            }
+            if (progress.recording != nullptr && progress.recording->timing == "invalid") {
+                std::cout << "zone '" << progress.zone
+                          << "': timing against the other zones is invalid: there is no loopback and the stream had "
+                             "an xrun or was restarted; wire a loopback to keep zones comparable"
+                          << std::endl;
+            }
         }
     };
     return options;
@@ -134,7 +377,14 @@ int run_measure(const MeasureArguments& args) {
     const std::vector<std::string> zones = zones_to_measure(venue, args, session);
 
     if (!zones.empty()) {
-        const capture::MeasureOptions options = measure_options(args, zones);
+        capture::MeasureOptions options = measure_options(args, zones);
+        if (const double tail_s = capture::tail_for_room(venue, options.tail_s); tail_s > options.tail_s) {
+            std::cout << "tail after each sweep: " << format_significant(tail_s)
+                      << " s, the room's T60 from the venue file (audio_interface.room_t60_s), instead of --tail-s "
+                      << format_significant(options.tail_s) << " s\n";
+        }
+        // Zones recorded by an earlier run came through another stream, whose latency may differ.
+        options.stream_restarted = args.resume && zones.size() < (args.zones.empty() ? venue.zones.size() : args.zones.size());
         const capture::PortAudioStreamOptions stream_options =
             checked_stream_options(venue, args.device, args.host_api, options);
 
@@ -151,7 +401,15 @@ int run_measure(const MeasureArguments& args) {
         std::cout << "measuring through " << stream.description() << " at "
                   << format_significant(venue.audio_interface.sample_rate_hz) << " Hz" << std::endl;
         const StopOnSignal stop_on_signal(stream);
+        std::unique_ptr<LiveLevels> live;
+        if (live_display_wanted()) {
+            live = std::make_unique<LiveLevels>(stream.meter(), metered_inputs(venue), venue.audio_interface.sample_rate_hz);
+            options.progress = [print = options.progress, display = live.get()](const capture::MeasureProgress& progress) {
+                display->print([&] { print(progress); });
+            };
+        }
         const capture::MeasureResult result = capture::measure(venue, stream, session, options);
+        live.reset();
         for (const auto& recording : result.recordings) {
             for (const auto& mic : recording.silent_mics) {
                 std::cout << "zone '" << recording.zone << "': mic '" << mic
@@ -202,6 +460,30 @@ Command add_measure_command(CLI::App& app) {
                       "Measure every zone in one pass: the zones' sweeps overlap, placed so that no zone's impulse "
                       "response meets another's or its harmonics, each quieter so that together they stay under "
                       "--level-dbfs; --tail-s is each zone's impulse-response window");
+    command->add_option("--repeats", args->repeats,
+                        "Passes played and averaged per zone, aligned on the first to a fraction of a sample; the "
+                        "recording's JSON gets the drift between repeats and the SNR per third octave")
+        ->check(CLI::Range(1, 20))
+        ->capture_default_str();
+    command->add_flag("--zone-bands", args->zone_bands,
+                      "Start each zone's sweep half an octave below the low end of its fit_band_hz, so that a "
+                      "tweeter or fill zone is not driven at full level far below its crossover");
+    command->add_flag("--test-tone,!--no-test-tone", args->test_tone,
+                      "Play a quiet test tone (the sweep, 0.3 s long and 30 dB quieter) on each zone first: it checks "
+                      "that the zone's mics hear it and refuses a sweep predicted over --max-peak-dbfs or "
+                      "--max-peak-db-spl (default: on; not with --multi-sweep)");
+    command->add_option("--max-peak-dbfs", args->max_peak_dbfs, "Largest predicted sweep peak at any mic input")
+        ->check(number_in_range(-60.0, 0.0, "dBFS"))
+        ->capture_default_str();
+    command->add_option("--max-peak-db-spl", args->max_peak_db_spl,
+                        "Largest predicted sweep peak at a mic with a sensitivity_dbfs in the venue file")
+        ->check(number_in_range(60.0, 140.0, "dB SPL"))
+        ->capture_default_str();
+    command->add_option("--noise-floor-s", args->noise_floor_s,
+                        "Silence recorded before each pass to measure every input's noise floor, which the end of "
+                        "each mic's tail is checked against; 0 skips both")
+        ->check(number_in_range(0.0, 5.0, "s"))
+        ->capture_default_str();
     command->add_option("--max-passes", args->max_passes,
                         "Passes played per zone while passes have xruns, before the zone fails")
         ->check(CLI::Range(1, 10))

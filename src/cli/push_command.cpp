@@ -74,6 +74,10 @@ control::DriverFactory real_drivers() {
     return [](const Amplifier& amplifier) { return control::make_device_driver(amplifier); };
 }
 
+// A push reaches only the amplifiers, so the venue's measurement files need not exist: a venue
+// can be pushed from a copy without its recordings.
+constexpr bool measurement_files_needed = false;
+
 bool confirmed(const std::string& question) {
     std::cout << question << " [y/N] " << std::flush;
     std::string answer;
@@ -113,7 +117,7 @@ int run_recover(const PushArguments& args) {
     }
     require_terminal_unless_yes(args, "recovery", "restore");
 
-    const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir());
+    const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir(), measurement_files_needed);
     control::PushOptions options;
     auto recovery = control::prepare_recovery(venue, journal, real_drivers(), options);
     std::cout << "recovery from push journal '" << journal.string()
@@ -157,7 +161,7 @@ int run_push(const PushArguments& args) {
     }
     require_terminal_unless_yes(args, "push", "push");
 
-    const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir());
+    const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir(), measurement_files_needed);
     const auto targets = control::read_push_targets(args.corrections_path, venue);
     control::PushOptions options;
     options.allow_polarity_change = args.allow_polarity_change;

@@ -2,6 +2,8 @@
 #include "tuning_output.hpp"
 #include "linetune_version.hpp"
 
+#include "linetune/control/device_settings.hpp"
+#include "linetune/control/driver_factory.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/correction/corrections_file.hpp"
 #include "linetune/correction/learned_model.hpp"
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -32,10 +35,11 @@ struct TuneArguments {
     std::string session_dir = "linetune-session";
     bool json = false;
     bool dry_run = false;
-    // NOTE: the default stays classic because the shipped model leaves more residual than the
-    // classic optimiser on its held-out problems (docs/learned-model.md). Auto is the intended
-    // default once a model meets that target.
-    std::string method = "classic";
+    bool read_devices = false;
+    // NOTE: auto is the default because the shipped model with its refinement leaves no more
+    // residual than the classic optimiser on its held-out problems, in about 1/8 of its time
+    // (docs/learned-model.md).
+    std::string method = "auto";
     std::string model_path;
     std::string weather;  ///< "T,RH": tune for this air instead of the air measured in
 };
@@ -95,6 +99,21 @@ void print_method(std::ostream& out, const ChosenFitter& chosen) {
         << ", configuration " << info.config_hash << '\n';
 }
 
+/// Reads what each zone's amplifier holds now, read-only. Throws Error (device, exit code 3) when
+/// an amplifier does not answer; nothing has been written then.
+control::DeviceSettingsReading read_settings_from_devices(const Venue& venue) {
+    control::DriverSettings settings;
+    settings.read_only = true;
+    const control::DriverFactory read_only_drivers = [&settings](const Amplifier& amplifier) {
+        return control::make_device_driver(amplifier, settings);
+    };
+    try {
+        return control::read_device_settings(venue, read_only_drivers);
+    } catch (const Error& failure) {
+        throw failure.with_context("--read-devices");
+    }
+}
+
 int run_tune(const TuneArguments& args) {
     check_output_path("--out", args.out_path);
     check_output_path("--csv", args.csv_path);
@@ -103,12 +122,23 @@ int run_tune(const TuneArguments& args) {
         weather = correction::parse_weather(args.weather);
     }
     const ChosenFitter chosen = choose_fitter(args);
+    control::DeviceSettingsReading device_settings;
+    std::function<std::map<std::string, correction::ZoneSetting>(const Venue&)> read_applied;
+    if (args.read_devices) {
+        read_applied = [&device_settings](const Venue& venue) {
+            device_settings = read_settings_from_devices(venue);
+            return device_settings.applied;
+        };
+    }
     Venue venue;
     const correction::TuningResult result = tune_from_files(args.venue_path, args.measurements_dir, args.applied_path,
-                                                            venue, chosen.fitter.get(), weather);
+                                                            venue, chosen.fitter.get(), weather, read_applied);
     nlohmann::json document = correction::corrections_json(result);
     document["linetune_version"] = LINETUNE_VERSION;
     document["eq_method"] = method_json(chosen);
+    if (args.read_devices) {
+        document["settings_read_from_devices"] = control::device_settings_json(device_settings);
+    }
     if (!args.out_path.empty()) {
         io::write_text_file(args.out_path, json_text(document));
     }
@@ -119,6 +149,9 @@ int run_tune(const TuneArguments& args) {
         std::cout << json_text(document);
     } else {
         print_method(std::cout, chosen);
+        for (const auto& line : control::describe_device_settings(device_settings)) {
+            std::cout << "read from the amplifiers: " << line << '\n';
+        }
         print_tuning_result(std::cout, result, &venue);
         if (!args.out_path.empty()) {
             std::cout << "\nwrote " << args.out_path << '\n';
@@ -138,6 +171,17 @@ void add_common_options(CLI::App* command, TuneArguments& args) {
     command->add_flag("--json", args.json, "Print the corrections as JSON");
 }
 
+/// Adds --read-devices, which replaces --applied by what the amplifiers hold now.
+void add_read_devices_option(CLI::App* command, TuneArguments& args) {
+    command->add_flag("--read-devices", args.read_devices,
+                      "Read each zone's delay, gain and EQ bands from its amplifier over the profile's control protocol "
+                      "(OSC or AES70; read only) and remove their effect before fitting, so the result is the new "
+                      "absolute setting. Only the bands linetune owns (up to the amplifier's eq.max_bands) count; "
+                      "other enabled bands, such as a vendor preset, are listed and left in. Exit code 3 when an "
+                      "amplifier does not answer")
+        ->excludes(command->get_option("--applied"));
+}
+
 }  // namespace
 
 Command add_tune_command(CLI::App& app) {
@@ -148,6 +192,7 @@ Command add_tune_command(CLI::App& app) {
         "the venue's target, within each amplifier's limits. Prints the settings and the residual deviation per "
         "microphone before and after.");
     add_common_options(command, *args);
+    add_read_devices_option(command, *args);
     command->add_option("--out", args->out_path, "Write the corrections file (JSON) here");
     command->add_option("--csv", args->csv_path, "Write the settings as CSV for manual entry, rounded to the device steps");
     command->add_option("--weather", args->weather,
@@ -157,8 +202,8 @@ Command add_tune_command(CLI::App& app) {
     command->add_option("--method", args->method,
                         "EQ fitter: 'classic' (the classic optimiser alone), 'learned' (the learned model's bands "
                         "refined by the classic optimiser; fails if the model cannot be loaded) or 'auto' (learned, "
-                        "falling back to classic with a warning). Learned is about 9 times faster but leaves about "
-                        "0.7 dB more residual (docs/learned-model.md)")
+                        "falling back to classic with a warning). Learned is about 8 times faster and leaves about "
+                        "as much residual (docs/learned-model.md)")
         ->check(CLI::IsMember({"auto", "learned", "classic"}))
         ->capture_default_str();
     command->add_option("--model", args->model_path,

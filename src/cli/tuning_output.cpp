@@ -18,7 +18,9 @@ namespace linetune::cli {
 correction::TuningResult tune_from_files(const std::string& venue_path, const std::string& measurements_dir,
                                          const std::string& applied_path, Venue& venue,
                                          const correction::EqFitter* fitter,
-                                         std::optional<analysis::AtmosphericConditions> weather) {
+                                         std::optional<analysis::AtmosphericConditions> weather,
+                                         const std::function<std::map<std::string, correction::ZoneSetting>(const Venue&)>&
+                                             read_applied) {
     venue = io::read_venue_file(venue_path, io::default_hardware_dir());
     correction::TuneOptions options;
     options.fitter = fitter;
@@ -28,6 +30,9 @@ correction::TuningResult tune_from_files(const std::string& venue_path, const st
                                    : std::filesystem::path(measurements_dir);
     if (!applied_path.empty()) {
         options.applied = correction::read_zone_settings(applied_path, venue.name);
+    }
+    if (read_applied) {
+        options.applied = read_applied(venue);
     }
     return correction::tune_venue(venue, options);
 }

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -13,11 +15,14 @@ namespace linetune::cli {
 /// Reads the venue file and the settings applied while measuring (a corrections file, may be
 /// empty), then tunes from the stored measurements (default: 'measurements' beside the venue).
 /// Nothing is written, so a failure never leaves a partial corrections file. A null fitter
-/// means the classic fitter.
+/// means the classic fitter. read_applied, when set, returns the applied settings for the venue
+/// read (from the amplifiers, for example) in place of the corrections file.
 correction::TuningResult tune_from_files(const std::string& venue_path, const std::string& measurements_dir,
                                          const std::string& applied_path, Venue& venue,
                                          const correction::EqFitter* fitter = nullptr,
-                                         std::optional<analysis::AtmosphericConditions> weather = std::nullopt);
+                                         std::optional<analysis::AtmosphericConditions> weather = std::nullopt,
+                                         const std::function<std::map<std::string, correction::ZoneSetting>(
+                                             const Venue&)>& read_applied = {});
 
 /// The value with that many decimals, or "-" when it is not finite.
 std::string fixed(double value, int decimals);

@@ -17,6 +17,8 @@ std::unique_ptr<DeviceDriver> make_device_driver(const Amplifier& amplifier, con
     if (uses_aes70(amplifier.profile)) {
         Aes70DriverOptions options;
         options.reply_timeout = settings.reply_timeout;
+        options.watch_changes = !settings.read_only;
+        options.lock_objects = !settings.read_only;
         return std::make_unique<Aes70Driver>(amplifier, options);
     }
     if (!uses_osc(amplifier.profile)) {

@@ -1,5 +1,7 @@
 #include "linetune/control/push_report.hpp"
 
+#include "linetune/control/osc/osc_driver.hpp"
+#include "linetune/core/error.hpp"
 #include "linetune/core/format.hpp"
 
 #include <cmath>
@@ -31,6 +33,20 @@ std::string change_text(const std::string& old_text, const std::string& new_text
         return "? -> " + new_text + suffix;
     }
     return old_text == new_text ? new_text + suffix + " (unchanged)" : old_text + " -> " + new_text + suffix;
+}
+
+/// "  (sent as /ch/01/eq/2/g ,f 0.4)" for a device spoken to over OSC, whose address scheme may
+/// carry the value on a scale of its own; empty for other devices.
+std::string wire_text(const DeviceDriver& driver, const ParameterWrite& write) {
+    const auto* osc = dynamic_cast<const OscDriver*>(&driver);
+    if (osc == nullptr) {
+        return "";
+    }
+    try {
+        return "  (sent as " + describe(osc->set_message(write.id, write.value)) + ")";
+    } catch (const Error& error) {
+        return "  (cannot be encoded: " + std::string(error.what()) + ")";
+    }
 }
 
 std::string phase_name(WritePhase phase) {
@@ -116,7 +132,7 @@ std::string format_write_order(const PreparedPush& push) {
         char prefix[64];
         std::snprintf(prefix, sizeof prefix, "%4zu  %-6s  ", i + 1, phase_name(planned.phase).c_str());
         text += prefix + push.plan.devices[planned.device].amplifier + " " + describe(planned.write.id) + " = " +
-                describe(planned.write.value) + "\n";
+                describe(planned.write.value) + wire_text(*push.drivers[planned.device], planned.write) + "\n";
     }
     return text;
 }

@@ -1,11 +1,14 @@
 #include "linetune/control/push_transaction.hpp"
 
+#include "linetune/control/aes70/aes70_driver.hpp"
 #include "linetune/control/parameter_steps.hpp"
 #include "linetune/control/push_journal.hpp"
 #include "linetune/control/push_safety.hpp"
 #include "linetune/core/error.hpp"
 
 #include <array>
+#include <map>
+#include <span>
 #include <thread>
 #include <utility>
 
@@ -52,10 +55,9 @@ FilterKind kind_from(const ParameterValue& value, DeviceDriver& driver, const Pa
                 ErrorKind::device);
 }
 
-/// Sends one write and, when the device can report values, compares the read-back. Throws Error
-/// (device) for a mismatch.
-void send_write(DeviceDriver& driver, const ParameterWrite& write, const ChannelLimits& limits) {
-    driver.write(write.id, write.value);
+/// When the device can report values, reads a written parameter back and compares it. Throws
+/// Error (device) for a mismatch.
+void read_back(DeviceDriver& driver, const ParameterWrite& write, const ChannelLimits& limits) {
     if (!driver.can_read_back()) {
         return;
     }
@@ -64,6 +66,60 @@ void send_write(DeviceDriver& driver, const ParameterWrite& write, const Channel
         throw Error(driver.description() + ": " + describe(write.id) + " read back as " + describe(actual) +
                         " after sending " + describe(write.value) + " (the device refused or changed the value)",
                     ErrorKind::device);
+    }
+}
+
+/// Sends one write and, when the device can report values, compares the read-back. Throws Error
+/// (device) for a mismatch.
+void send_write(DeviceDriver& driver, const ParameterWrite& write, const ChannelLimits& limits) {
+    driver.write(write.id, write.value);
+    read_back(driver, write, limits);
+}
+
+/// True for the band parameters that one OcaFilterParametric SetMultiple sets together.
+bool is_band_shape(ParameterKind kind) {
+    return kind == ParameterKind::band_type || kind == ParameterKind::band_freq_hz || kind == ParameterKind::band_q ||
+           kind == ParameterKind::band_gain_db;
+}
+
+/// Number of writes from `first` on that set the shape of one band in one phase, which an atomic
+/// band write may send together; 1 for any other write.
+std::size_t band_shape_run(const std::vector<PlannedWrite>& writes, std::size_t first) {
+    const auto& head = writes[first];
+    if (!is_band_shape(head.write.id.kind)) {
+        return 1;
+    }
+    std::size_t end = first + 1;
+    while (end < writes.size() && writes[end].device == head.device && writes[end].phase == head.phase &&
+           writes[end].write.id.channel == head.write.id.channel && writes[end].write.id.band == head.write.id.band &&
+           is_band_shape(writes[end].write.id.kind)) {
+        ++end;
+    }
+    return end - first;
+}
+
+/// Sends a run of writes from band_shape_run and reads each back. Over AES70 a run of several
+/// fields goes as one atomic SetMultiple, its other fields taken from channel_state (what the
+/// channel holds before the run). Skipping the states between the fields keeps the safe order:
+/// the channel passes through fewer states, and each one it reaches was checked. Other drivers,
+/// and a device without SetMultiple, get the writes one by one in their planned order.
+/// channel_state is updated with the run.
+void send_run(DeviceDriver& driver, std::span<const PlannedWrite> run, ChannelState& channel_state,
+              const ChannelLimits& limits) {
+    for (const auto& planned : run) {
+        apply_write(channel_state, planned.write);
+    }
+    auto* aes70 = dynamic_cast<Aes70Driver*>(&driver);
+    const ParameterId& id = run.front().write.id;
+    if (run.size() > 1 && aes70 != nullptr && id.band >= 1 && id.band <= channel_state.bands.size() &&
+        aes70->write_band_shape(id.channel, id.band, channel_state.bands[id.band - 1])) {
+        for (const auto& planned : run) {
+            read_back(driver, planned.write, limits);
+        }
+        return;
+    }
+    for (const auto& planned : run) {
+        send_write(driver, planned.write, limits);
     }
 }
 
@@ -387,20 +443,33 @@ PushReport execute_push(PreparedPush& push, const std::filesystem::path& journal
     }
     write_push_journal(journal_path, push.plan);
 
-    for (const auto& planned : push.writes) {
+    // What each channel holds as the writes go out (device, channel number), which fills the
+    // fields that an atomic band write does not change.
+    std::vector<std::map<std::size_t, ChannelState>> channel_states(push.plan.devices.size());
+    for (std::size_t d = 0; d < push.plan.devices.size(); ++d) {
+        for (const auto& channel : push.plan.devices[d].channels) {
+            channel_states[d][channel.channel] = channel.snapshot;
+        }
+    }
+
+    for (std::size_t i = 0; i < push.writes.size();) {
+        const auto& planned = push.writes[i];
         if (stop_requested(options)) {
             report.failure = "stopped on request before " + describe(planned.write.id) + " of " +
                              push.plan.devices[planned.device].device;
             break;
         }
+        const std::size_t run = band_shape_run(push.writes, i);
         auto& result = report.devices[planned.device];
-        ++result.writes_sent;
+        result.writes_sent += run;
         try {
-            send_write(*push.drivers[planned.device], planned.write, push.amplifiers[planned.device].limits);
+            send_run(*push.drivers[planned.device], std::span(push.writes).subspan(i, run),
+                     channel_states[planned.device][planned.write.id.channel], push.amplifiers[planned.device].limits);
         } catch (const Error& failure) {
             report.failure = failure.what();
             break;
         }
+        i += run;
     }
 
     if (report.failure.empty()) {

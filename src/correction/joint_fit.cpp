@@ -96,9 +96,11 @@ double kappa(double freq_hz, double delta_s, const JointFitOptions& options) {
 void validate(std::span<const JointFitZone> zones, std::span<const TimedResponse> responses,
               const JointFitOptions& options) {
     require(options.coupling_below_hz >= 0.0 && options.timing_spread_ms >= 0.0 && options.complex_sum_max_hz >= 0.0 &&
+                options.zone_alone_weight >= 0.0 &&
                 options.smoothing_fraction > 0.0 && options.points_per_octave > 0.0 &&
                 options.control_points_per_octave > 0.0,
-            "joint fit settings are invalid: frequencies and the timing spread must be >= 0, resolutions above 0",
+            "joint fit settings are invalid: frequencies, the timing spread and the zone-alone weight must be >= 0, "
+            "resolutions above 0",
             ErrorKind::configuration);
     std::set<std::string> names;
     for (const auto& zone : zones) {
@@ -481,7 +483,19 @@ JointFitResult fit_jointly(std::span<const JointFitZone> zones, std::span<const 
     const Problem joint = build_problem(zones, all, responses, target, options, result.freq_hz);
     require(!joint.mics.empty(), "no microphone judges any zone of the joint fit (all weights are 0)");
     const CurveModel joint_model = curve_model(zones, all, result.freq_hz, options);
-    const auto joint_theta = solve(joint, joint_model, zones.size(), options, result.iterations);
+    // The problem that is solved: the summed response at every mic and, with a zone-alone
+    // weight, each zone alone at its mics. The results below judge the summed response only.
+    Problem solved = joint;
+    if (options.zone_alone_weight > 0.0) {
+        for (std::size_t z = 0; z < zones.size(); ++z) {
+            Problem alone = build_problem(zones, {z}, responses, target, options, result.freq_hz);
+            for (auto& mic : alone.mics) {
+                mic.weight *= options.zone_alone_weight;
+                solved.mics.push_back(std::move(mic));
+            }
+        }
+    }
+    const auto joint_theta = solve(solved, joint_model, zones.size(), options, result.iterations);
     result.joint = named_curves(zones, curves_of(joint_model, joint_theta, zones.size(), grid_size));
 
     // Independent: each zone alone at the mics that weight it, as its own fit would see it.

@@ -83,8 +83,11 @@ bool is_valid_profile_name(const std::string& name) {
 /// measurements.
 class VenueReader {
 public:
-    VenueReader(const std::filesystem::path& path, const std::filesystem::path& hardware_dir)
-        : venue_dir_(path.parent_path()), hardware_dir_(hardware_dir) {
+    VenueReader(const std::filesystem::path& path, const std::filesystem::path& hardware_dir,
+                bool require_measurement_files)
+        : venue_dir_(path.parent_path()),
+          hardware_dir_(hardware_dir),
+          require_measurement_files_(require_measurement_files) {
         venue_.file = path;
     }
 
@@ -117,6 +120,7 @@ private:
     Venue venue_;
     std::filesystem::path venue_dir_;
     std::filesystem::path hardware_dir_;
+    bool require_measurement_files_ = true;
     std::vector<std::string> problems_;
     std::set<std::string> amplifiers_with_profile_;  // amplifiers whose profile loaded
 
@@ -158,7 +162,7 @@ private:
         if (item == nullptr) {
             return;
         }
-        const JsonObjectReader reader(*item, "audio_interface", problems_, {"sample_rate_hz", "loopback"});
+        const JsonObjectReader reader(*item, "audio_interface", problems_, {"sample_rate_hz", "loopback", "room_t60_s"});
         auto& setup = venue_.audio_interface;
         if (const auto rate = reader.number("sample_rate_hz", false)) {
             if (*rate < min_interface_rate_hz || *rate > max_interface_rate_hz) {
@@ -167,6 +171,15 @@ private:
                                format_quantity(max_interface_rate_hz, "Hz") + "; give the interface's sample rate");
             } else {
                 setup.sample_rate_hz = *rate;
+            }
+        }
+        if (const auto t60 = reader.number("room_t60_s", false)) {
+            // The measure command's tail range (--tail-s): 0.05 s to 30 s.
+            if (*t60 < 0.05 || *t60 > 30.0) {
+                reader.problem("room_t60_s " + format_quantity(*t60, "s") +
+                               " is outside 0.05 to 30 s; give the room's reverberation time in seconds");
+            } else {
+                setup.room_t60_s = *t60;
             }
         }
         if (const auto* loopback = reader.value("loopback", false)) {
@@ -839,7 +852,7 @@ private:
                               : std::string();
         const std::string context = name.empty() ? "microphone " + std::to_string(index + 1) : "microphone '" + name + "'";
         const JsonObjectReader reader(item, context, problems_,
-                                      {"name", "input", "calibration_file", "position_m", "zones"});
+                                      {"name", "input", "calibration_file", "position_m", "zones", "sensitivity_dbfs"});
         if (!reader.valid()) {
             return;
         }
@@ -859,6 +872,15 @@ private:
         }
 
         read_calibration(reader, mic);
+        if (const auto sensitivity = reader.number("sensitivity_dbfs", false)) {
+            // A calibrator's 94 dB SPL reads between digital silence and full scale.
+            if (*sensitivity < -120.0 || *sensitivity > 0.0) {
+                reader.problem("sensitivity_dbfs " + format_quantity(*sensitivity, "dBFS") +
+                               " is outside -120 to 0 dBFS; give the RMS level a 94 dB SPL calibrator reads");
+            } else {
+                mic.sensitivity_dbfs = *sensitivity;
+            }
+        }
         read_position(reader, mic);
         read_zone_weights(reader, mic);
         venue_.microphones.push_back(std::move(mic));
@@ -1004,7 +1026,7 @@ private:
             source.channel = channel;
         }
         source.file = venue_dir_ / text;
-        if (!std::filesystem::is_regular_file(source.file)) {
+        if (require_measurement_files_ && !std::filesystem::is_regular_file(source.file)) {
             problem(where + ": file '" + text + "' not found (looked for '" + source.file.string() +
                     "'); give a path relative to the venue file");
             return;
@@ -1015,11 +1037,12 @@ private:
 
 }  // namespace
 
-Venue read_venue_file(const std::filesystem::path& path, const std::filesystem::path& hardware_dir) {
+Venue read_venue_file(const std::filesystem::path& path, const std::filesystem::path& hardware_dir,
+                      bool require_measurement_files) {
     const std::string head = "venue '" + path.string() + "'";
     const auto document = detail::parse_json_file(path, head);
 
-    VenueReader reader(path, hardware_dir);
+    VenueReader reader(path, hardware_dir, require_measurement_files);
     auto venue = reader.read(document);
     if (!reader.problems().empty()) {
         throw detail::make_problems_error(head, reader.problems());

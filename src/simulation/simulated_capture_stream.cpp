@@ -5,6 +5,7 @@
 #include "linetune/core/format.hpp"
 #include "linetune/core/units.hpp"
 #include "linetune/simulation/amplifier_dsp.hpp"
+#include "linetune/simulation/polynomial_distortion.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +16,9 @@
 // One pass of the simulated interface
 // -----------------------------------
 // For each zone whose interface output plays: x → amplifier channel (amplifier_dsp) →
-// y = x + a2·x² + a3·x³ → FFT. For each recorded input, the spectrum is the sum over zones of
+// y = x + a2·x² + a3·x³ → FFT. The polynomial runs at twice the rate (polynomial_distortion.cpp),
+// so harmonics above the Nyquist frequency are removed instead of folding back, as a real
+// interface's anti-alias filter would remove them. For each recorded input, the spectrum is the sum over zones of
 // Y·H, where H is the zone's transfer function to the microphone at that input. The loopback
 // input gets the loopback output's spectrum instead. Both are multiplied by e^(−j2πf·d) for the
 // hidden latency d (fractional samples), transformed back, and get pink noise added. One FFT size N ≥ record length + transfer-function length +
@@ -39,10 +42,6 @@ constexpr std::size_t fft_guard_samples = 64; // beyond the fractional latency's
 // noise (−3 dB per octave) stands for it here. Below 20 Hz its density is held flat rather than rising
 // without bound.
 constexpr double pink_noise_floor_hz = 20.0;
-
-double harmonic_coefficient(double level_db, double full_scale_factor) {
-    return level_db < off_threshold_db ? 0.0 : full_scale_factor * amplitude_from_db(level_db);
-}
 
 /// Gaussian noise from mt19937_64 (its sequence is fixed by the C++ standard) and the Box–Muller
 /// transform. std::normal_distribution is not used because its output differs between standard
@@ -288,8 +287,9 @@ CaptureResult SimulatedCaptureStream::play_and_record(const CaptureRequest& requ
 SimulatedCaptureStream::PlayedSpectra SimulatedCaptureStream::played_spectra(const CaptureRequest& request,
                                                                              const AmplifierState& state,
                                                                              analysis::RealFft<float>& fft) const {
-    const double a2 = harmonic_coefficient(options_.harmonic2_db, 2.0);
-    const double a3 = harmonic_coefficient(options_.harmonic3_db, 4.0);
+    const PolynomialCoefficients polynomial =
+        polynomial_for_harmonics(options_.harmonic2_db, options_.harmonic3_db, off_threshold_db);
+    const bool linear = polynomial.a2 == 0.0 && polynomial.a3 == 0.0;
     PlayedSpectra played;
     for (std::size_t z = 0; z < zones_.size(); ++z) {
         const auto signal = output_signal(request, zones_[z].output);
@@ -303,9 +303,11 @@ SimulatedCaptureStream::PlayedSpectra SimulatedCaptureStream::played_spectra(con
                         ErrorKind::configuration);
         }
         auto amplified = apply_channel_state(*signal, state.channels[zones_[z].channel - 1], profile_);
-        for (auto& sample : amplified) {
-            const double x = sample;
-            sample = static_cast<float>(x + a2 * x * x + a3 * x * x * x);
+        // A silent output stays silent, so the oversampling is skipped for it (the outputs that a
+        // pass does not play are often given as zeros).
+        const bool silent = std::all_of(amplified.begin(), amplified.end(), [](float x) { return x == 0.0F; });
+        if (!linear && !silent) {
+            amplified = apply_oversampled_polynomial(amplified, polynomial);
         }
         std::vector<std::complex<float>> spectrum(fft.bin_count());
         fft.forward(amplified, spectrum);

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <sndfile.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -32,6 +33,36 @@ void add_noise(std::vector<float>& signal, double peak, double snr_db, unsigned 
     for (auto& sample : signal) {
         sample += static_cast<float>(normal(generator));
     }
+}
+
+/// Builds a subwoofer's impulse response as the simulated rig models it (4th-order Butterworth high-pass
+/// at 28 Hz, 2nd-order low-pass at 95 Hz, both minimum phase), starting at `start_sample` and
+/// scaled to the given peak.
+std::vector<float> subwoofer_response(std::size_t length, std::size_t start_sample, double peak) {
+    using linetune::test::ReferenceBiquad;
+    const auto lowpass = [](double freq_hz, double q) {
+        const double w0 = 2.0 * linetune::pi * freq_hz / sample_rate_hz;
+        const double alpha = std::sin(w0) / (2.0 * q);
+        const double c = std::cos(w0);
+        return ReferenceBiquad::normalised((1.0 - c) / 2.0, 1.0 - c, (1.0 - c) / 2.0, 1.0 + alpha, -2.0 * c,
+                                           1.0 - alpha, sample_rate_hz);
+    };
+    std::vector<double> response(length, 0.0);
+    response[start_sample] = 1.0;
+    // Q 0.5412 and 1.3066 are the two sections of a 4th-order Butterworth filter.
+    for (const ReferenceBiquad& section : {ReferenceBiquad::highpass(28.0, 0.5412), ReferenceBiquad::highpass(28.0, 1.3066),
+                                           lowpass(95.0, 0.7071)}) {
+        response = section.filter(response);
+    }
+    double largest = 0.0;
+    for (const double sample : response) {
+        largest = std::max(largest, std::fabs(sample));
+    }
+    std::vector<float> scaled(length);
+    for (std::size_t n = 0; n < length; ++n) {
+        scaled[n] = static_cast<float>(peak * response[n] / largest);
+    }
+    return scaled;
 }
 
 struct ReferenceTiming {
@@ -129,6 +160,35 @@ TEST_SUITE("arrival") {
         std::vector<float> noise(8192, 0.0F);
         add_noise(noise, 0.5, 20.0, 24);
         CHECK(estimate_arrival(noise, sample_rate_hz).confidence < 0.2);
+    }
+
+    TEST_CASE("quiet subwoofer is judged in its band") {
+        // White noise 25 dB below the subwoofer's peak: over the whole band the direct sound is
+        // less than 10 dB above the noise, which once marked the channel dead and put its arrival
+        // on a noise peak near the start. In 14 to 300 Hz it is about 30 dB above the noise.
+        const std::size_t start_sample = 960;  // 20 ms
+        const double peak = 0.01;
+        const std::vector<float> clean = subwoofer_response(48000, start_sample, peak);
+        const auto clean_arrival = estimate_arrival(clean, sample_rate_hz);
+        for (const unsigned seed : {31U, 32U, 33U, 34U, 35U}) {
+            CAPTURE(seed);
+            std::vector<float> noisy = clean;
+            add_noise(noisy, peak, 25.0, seed);
+            const auto arrival = estimate_arrival(noisy, sample_rate_hz);
+            CHECK(arrival.confidence >= 0.5);
+            // 1 ms is a tenth of a period at 95 Hz, the top of the subwoofer's band.
+            CHECK(std::fabs(arrival.arrival_sample - clean_arrival.arrival_sample) <= linetune::samples_from_ms(1.0, sample_rate_hz));
+            CHECK(arrival.polarity == clean_arrival.polarity);
+            const bool band_named = std::any_of(arrival.notes.begin(), arrival.notes.end(), [](const std::string& note) {
+                return note.find("judged in the response's band") != std::string::npos;
+            });
+            CHECK(band_named);
+
+            // The same noise alone still reads as no arrival, so a dead channel stays dead.
+            std::vector<float> noise_only(clean.size(), 0.0F);
+            add_noise(noise_only, peak, 25.0, seed);
+            CHECK(estimate_arrival(noise_only, sample_rate_hz).confidence == 0.0);
+        }
     }
 
     TEST_CASE("arrival rejects an all-zero input") {

@@ -57,6 +57,9 @@ public:
     /// Xrun counts reported by the next passes, in order; later passes report none.
     std::deque<std::size_t> xruns_per_pass;
 
+    /// Seed of the first pass's noise; pass k uses seed + k − 1.
+    unsigned seed = 1001;
+
     /// Every request played so far.
     std::vector<CaptureRequest> requests;
 
@@ -67,7 +70,7 @@ public:
         requests.push_back(request);
         CaptureResult result;
         result.recording = MultichannelSignal(request.input_channels.size(), request.record_frames, format_.sample_rate_hz);
-        std::mt19937 generator(static_cast<unsigned>(1000 + requests.size()));
+        std::mt19937 generator(static_cast<unsigned>(seed - 1 + requests.size()));
         for (std::size_t index = 0; index < request.input_channels.size(); ++index) {
             record_input(request, request.input_channels[index], result.recording.channel(index), generator);
         }

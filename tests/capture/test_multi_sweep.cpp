@@ -220,11 +220,9 @@ TEST_SUITE("multi sweep") {
         // A 30 s sweep advances its 2nd harmonic by 3 s, room for two 1.2 s windows between
         // one zone's linear and harmonic responses, so zones interleave in pairs.
         options.sweep.duration_s = 30.0;
-        // The simulated amplifier applies its polynomial at 48 kHz without oversampling, so a 3rd
-        // harmonic above 24 kHz folds back as a falling sweep, which deconvolution smears over the
-        // whole pass (a real interface's anti-alias filter removes it). Ending the sweep at 8 kHz
-        // (= 48 kHz / 6) keeps every 3rd harmonic below Nyquist.
-        options.sweep.end_freq_hz = 8000.0;
+        // The full audio band: the simulated amplifier oversamples its polynomial, so harmonics
+        // above 24 kHz are removed instead of folding back as falling sweeps.
+        options.sweep.end_freq_hz = 20000.0;
         options.sweep.level_dbfs = -6.0;
         // The window contains the longest response plus the interface's latency and a margin.
         options.tail_s = response_s + 0.1;

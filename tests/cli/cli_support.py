@@ -98,5 +98,21 @@ def rbj_coefficients(band, rate_hz):
     return np.array(b) / den[0], np.array(den) / den[0]
 
 
+def read_channel_1(path):
+    """Return (rate_hz, channel 1 as float64 in full-scale units) of a WAV file."""
+    import scipy.io.wavfile  # only the tests that read WAV files need scipy
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.io.wavfile.WavFileWarning)   # the examples carry extra chunks
+        rate_hz, data = scipy.io.wavfile.read(path)
+    if data.ndim > 1:
+        data = data[:, 0]
+    if data.dtype == np.int16:
+        data = data / 32768.0
+    elif data.dtype == np.int32:
+        data = data / 2147483648.0
+    return rate_hz, np.asarray(data, dtype=np.float64)
+
+
 def main():
     unittest.main(argv=[sys.argv[0], "-v"])

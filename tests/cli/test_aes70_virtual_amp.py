@@ -8,13 +8,12 @@ skips, and under CI=true it fails. Every process is stopped by its pid."""
 
 import os
 import re
-import selectors
 import shutil
-import signal
 import subprocess
 import unittest
 
-from cli_support import fresh_scratch_dir, load_json, main, run_linetune, write_json
+from cli_support import fresh_scratch_dir, main, run_linetune, write_json
+from virtual_amp_support import VirtualAmp, virtual_amp_exe
 
 VENUE_NAME = "aes70 push test venue"
 PROFILE = "aes70-mini-device"
@@ -28,11 +27,6 @@ CONFORMANCE_TESTS = ["CheckTree", "CheckPath", "CheckRoleMap", "PropertyChanges"
 STRUCT_COMPARISON_MESSAGES = ("Property Sync value 'DelayValue' is not equal to current: Base {",
                               "Received event for different value change: Base {",
                               "Property 'DelayValue' set to Base {")
-
-
-def virtual_amp_exe():
-    """Path of the virtual_amp program, passed by meson in LINETUNE_VIRTUAL_AMP_EXE."""
-    return os.environ["LINETUNE_VIRTUAL_AMP_EXE"]
 
 
 def peers_dir():
@@ -60,46 +54,6 @@ def require_peers(test_case):
     if os.environ.get("CI") == "true":
         test_case.fail(problem + " and CI=true")
     raise unittest.SkipTest(problem)
-
-
-class VirtualAmp:
-    """tools/virtual_amp serving AES70; stop() ends it by its process id."""
-
-    def __init__(self, folder, *options):
-        self.state_file = os.path.join(folder, "amp-state.json")
-        self.log_path = os.path.join(folder, "amp.log")
-        self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen([virtual_amp_exe(), "--state-file", self.state_file, *map(str, options)],
-                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            line = self.process.stdout.readline().strip() if selector.select(10.0) else ""
-        if not line.startswith("port "):
-            self.stop()
-            raise AssertionError(f"virtual_amp printed {line!r} instead of 'port N'; log: {self.log_text()}")
-        self.port = int(line.split()[1])
-
-    def state(self):
-        return load_json(self.state_file)["channels"]
-
-    def log_text(self):
-        self.log.flush()
-        with open(self.log_path, encoding="utf-8") as handle:
-            return handle.read()
-
-    def stop(self):
-        """Send SIGTERM and return the exit code; a second call only returns it."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if not self.process.stdout.closed:
-            self.process.stdout.close()
-            self.log.close()
-        return self.process.returncode
 
 
 def conformance_problems(output):

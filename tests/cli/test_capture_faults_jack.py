@@ -86,7 +86,10 @@ class ClippingStopsWithFade(unittest.TestCase):
 
     def test_clipping_stops_with_short_fade(self):
         session = os.path.join(self.folder, "session")
-        result = subprocess.run(measure_args(self.venue_path, session), capture_output=True, text=True,
+        # The overload is a sudden 60 dB jump 0.6 s after the first sound, which no test tone can
+        # predict. Without --no-test-tone it would land in the test tone instead of the sweep.
+        result = subprocess.run(measure_args(self.venue_path, session, "--no-test-tone"), capture_output=True,
+                                text=True,
                                 env=self.server.env, stdin=subprocess.DEVNULL, timeout=120,
                                 preexec_fn=raise_priority)
         self.assertEqual(result.returncode, 3, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
@@ -153,7 +156,9 @@ class StreamFaultsThroughJack(unittest.TestCase):
 
     def test_stalled_client_xrun_repeats_pass(self):
         session = os.path.join(self.folder, "xrun")
-        process = subprocess.Popen(measure_args(self.venue_path, session, "--max-passes", "5"),
+        # The stall is timed from the zone's first line, so it must fall into the sweep, not the
+        # test tone before it.
+        process = subprocess.Popen(measure_args(self.venue_path, session, "--max-passes", "5", "--no-test-tone"),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    stdin=subprocess.DEVNULL, env=self.server.env, preexec_fn=raise_priority)
         try:

@@ -226,12 +226,73 @@ class MeasureThroughJack(unittest.TestCase):
                                 f"error {error_db:.1f} dB, deviation {deviation_db:.3f} dB")
                 self.assertLessEqual(abs(arrival_error_samples), MAX_ARRIVAL_ERROR_SAMPLES)
 
+    def test_repeats_are_aligned_averaged_and_match_virtual_venue(self):
+        session = self.session("repeats")
+        code, out, err = measure(self.server, self.venue_path, "--host-api", "JACK", "--zones", ZONES[0],
+                                 "--repeats", "2", "--sweep-s", SWEEP_S, "--tail-s", TAIL_S, "--max-passes",
+                                 MAX_PASSES, "--out", session)
+        self.assertEqual(code, 0, f"stdout:\n{out}\nstderr:\n{err}")
+        summary = next(line for line in out.splitlines() if "repeats averaged" in line)
+        print(summary)
+        self.assertIn("aligned by the loopback", summary)
+        with open(os.path.join(session, "measurements", ZONES[0], "recording.json")) as file:
+            recording = json.load(file)
+        self.assertEqual(recording["timing"], "absolute")
+        # The silent capture before the pass finds the virtual venue's -90 dBFS RMS noise on every
+        # mic, and the 0.5 s tail outlasts its 0.25 s room tail: no decay is flagged.
+        for channel in recording["channels"]:
+            if channel["loopback"]:
+                continue
+            with self.subTest(mic=channel["mic"]):
+                print(f"noise floor {channel['mic']}: {channel['noise_floor_dbfs']:.2f} dBFS, tail end "
+                      f"{channel['tail_end_dbfs']:.2f} dBFS")
+                self.assertLess(abs(channel["noise_floor_dbfs"] + 90.0), 1.0)
+                self.assertFalse(channel["decay_incomplete"])
+                # The test tone (0.3 s, 30 dB under the sweep) predicts the sweep's peak at the mic.
+                print(f"test tone {channel['mic']}: predicted peak {channel['predicted_peak_dbfs']:.2f} dBFS, "
+                      f"recorded {channel['peak_dbfs']:.2f} dBFS")
+                self.assertTrue(channel["heard_test_tone"])
+                self.assertLess(abs(channel["predicted_peak_dbfs"] - channel["peak_dbfs"]), 3.0)
+        self.assertNotIn("warning", out)
+        repeats = recording["repeats"]
+        self.assertEqual(repeats["count"], 2)
+        self.assertEqual(repeats["aligned_by"], "loopback")
+        rate_hz = recording["sample_rate_hz"]
+        # The virtual venue does not change between passes: every mic's drift stays within the
+        # arrival-time limit, and the SNR of the average in the 1 kHz third octave is far above 40 dB
+        # (the venue's noise is -90 dBFS, the sweep -12 dBFS).
+        band_1k = repeats["bands_hz"].index(1000.0)
+        for mic in repeats["mics"]:
+            with self.subTest(mic=mic["mic"]):
+                drift_samples = abs(mic["drift_ms"][1]) * rate_hz / 1000.0
+                print(f"repeats {mic['mic']}: drift {drift_samples:.4f} samples, SNR at 1 kHz "
+                      f"{mic['snr_db'][band_1k]:.1f} dB, coherence {mic['coherence'][band_1k]:.6f}")
+                self.assertLessEqual(drift_samples, MAX_ARRIVAL_ERROR_SAMPLES)
+                self.assertGreater(mic["snr_db"][band_1k], 40.0)
+        with open(os.path.join(self.truth_dir, "ground-truth.json")) as file:
+            truth = json.load(file)
+        for path in truth["paths"]:
+            if path["zone"] != ZONES[0]:
+                continue
+            with self.subTest(zone=path["zone"], mic=path["mic"]):
+                measured_path = os.path.join(session, "impulse-responses", path["zone"], path["mic"] + ".wav")
+                truth_path = os.path.join(self.truth_dir, path["file"])
+                error_db, deviation_db = compare_with_ground_truth(measured_path, truth_path)
+                arrival_error_samples = (analyze_arrival_ms(measured_path) -
+                                         analyze_arrival_ms(truth_path)) * rate_hz / 1000.0
+                print(f"repeats {path['mic']}: error {error_db:.1f} dB, 1/12-octave deviation {deviation_db:.3f} dB, "
+                      f"arrival error {arrival_error_samples:+.4f} samples")
+                self.assertTrue(error_db <= MAX_ERROR_DB or deviation_db <= MAX_SMOOTHED_DEVIATION_DB,
+                                f"error {error_db:.1f} dB, deviation {deviation_db:.3f} dB")
+                self.assertLessEqual(abs(arrival_error_samples), MAX_ARRIVAL_ERROR_SAMPLES)
+
     def test_dead_microphone_is_flagged(self):
         session = self.session("dead-mic")
         code, out, err = measure(self.server, self.dead_mic_venue_path, "--host-api", "JACK", "--zones", "L-mid",
                                  "--sweep-s", SWEEP_S, "--tail-s", TAIL_S, "--max-passes", MAX_PASSES, "--out", session)
         self.assertEqual(code, 0, f"stdout:\n{out}\nstderr:\n{err}")
         self.assertIn("mic 'dead-mic' is silent", out)
+        self.assertIn("mic 'dead-mic' did not hear the test tone", out)
         with open(os.path.join(session, "measurements", "L-mid", "recording.json")) as file:
             recording = json.load(file)
         silent = {channel.get("mic"): channel["silent"] for channel in recording["channels"] if "silent" in channel}

@@ -15,10 +15,10 @@ import unittest
 from cli_support import fresh_scratch_dir, main, run_linetune, write_json
 from test_push import VirtualAmp
 
-# Ports of the Node device, the range of the AES70 controller tests; 47799 stays unused.
-FIRST_DEVICE_PORT = 47750
+# Ports of the Node device, the range of the AES70 controller tests; 47349 stays unused.
+FIRST_DEVICE_PORT = 47300
 DEVICE_PORT_COUNT = 49
-UNUSED_PORT = 47799
+UNUSED_PORT = 47349
 
 
 def peers_dir():
@@ -55,7 +55,7 @@ class NodeDevice:
             process.send_signal(signal.SIGTERM)
             process.wait()
             process.stdout.close()
-        raise AssertionError("oca-mini-device.js did not start on any port from 47750 to 47798")
+        raise AssertionError("oca-mini-device.js did not start on any port from 47300 to 47348")
 
     def stop(self):
         if self.process is not None and self.process.poll() is None:
@@ -132,8 +132,8 @@ class DevicesTest(unittest.TestCase):
 
     def test_unreachable_amplifier_exits_3(self):
         code, out, err = run_linetune("devices", self.venue_file(UNUSED_PORT), check_exit=3)
-        self.assertIn("amplifier 'aes70-amp' (ocp1.tcp://127.0.0.1:47799), profile 'aes70-mini-device', aes70", out)
-        self.assertIn("UNREACHABLE: amplifier 'aes70-amp' (ocp1.tcp://127.0.0.1:47799): TCP connection failed", out)
+        self.assertIn("amplifier 'aes70-amp' (ocp1.tcp://127.0.0.1:47349), profile 'aes70-mini-device', aes70", out)
+        self.assertIn("UNREACHABLE: amplifier 'aes70-amp' (ocp1.tcp://127.0.0.1:47349): TCP connection failed", out)
         self.assertIn("some amplifiers did not answer", err)
         self.assertIn("gain", out)  # the reachable OSC amplifier is still reported
 

@@ -3,7 +3,9 @@ double-END SLIP of OSC 1.1, both framed here from the specifications independent
 code, and of the x32-console profile with its normalised values."""
 
 import json
+import math
 import os
+import re
 import shutil
 import socket
 import struct
@@ -211,6 +213,30 @@ class X32PushTest(unittest.TestCase):
         # The plan shows what the console will hold: 1000 Hz is step 113 of its 201 frequencies.
         self.assertIn("990.9 Hz", out)
         self.assertEqual(self.state(), before)
+
+    def test_dry_run_shows_normalised_wire_values(self):
+        _, out, _ = cli_support.run_linetune("push", self.corrections, "--venue", self.venue, "--dry-run",
+                                             check_exit=0)
+        # Each line shows the value in dB or Hz and the console's 0..1 fraction sent for it. Fader
+        # above -10 dB: x = (dB + 30) / 40. EQ frequency: x = log(f / 20 Hz) / log(1000), on a grid of
+        # 200 steps (1000 Hz is step 113, 990.9 Hz). EQ gain: x = (dB + 15) / 30. The fraction is a
+        # float32 on the wire, so it matches within 1e-6.
+        def line(parameter, address):
+            pattern = rf"desk channel 1 {parameter} = (\S+)\s+\(sent as {address} ,f (\S+)\)"
+            match = re.search(pattern, out)
+            self.assertIsNotNone(match, f"no line matches {pattern!r} in:\n{out}")
+            return float(match.group(1)), float(match.group(2))
+
+        fader_db, fader = line("gain_db", "/ch/01/mix/fader")
+        self.assertAlmostEqual(fader_db, -3.5, delta=0.05)
+        self.assertAlmostEqual(fader, (fader_db + 30.0) / 40.0, delta=1e-6)
+        freq_hz, freq = line("band 1 freq_hz", "/ch/01/eq/1/f")
+        self.assertAlmostEqual(freq_hz, 990.9, delta=0.05)
+        self.assertAlmostEqual(freq, 113 / 200, delta=1e-6)
+        self.assertAlmostEqual(freq, math.log(freq_hz / 20.0) / math.log(1000.0), delta=1e-6)
+        gain_db, gain = line("band 1 gain_db", "/ch/01/eq/1/g")
+        self.assertAlmostEqual(gain_db, 4.0, delta=0.05)
+        self.assertAlmostEqual(gain, (gain_db + 15.0) / 30.0, delta=1e-6)
 
     def test_push_verified_within_one_console_step(self):
         _, out, _ = cli_support.run_linetune("push", self.corrections, "--venue", self.venue, "--yes", check_exit=0)

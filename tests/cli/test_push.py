@@ -6,14 +6,13 @@ SIGKILL half-way and then restored with `push --recover`. Every process is stopp
 import json
 import os
 import pty
-import selectors
-import shutil
 import signal
 import socket
 import subprocess
 import time
 import unittest
 
+import virtual_amp_support
 from cli_support import fresh_scratch_dir, linetune_exe, load_json, main, run_linetune, write_json
 
 VENUE_NAME = "push test venue"
@@ -21,11 +20,6 @@ VENUE_NAME = "push test venue"
 FLOAT32_TOLERANCE = 1e-5
 # How long the killed-push test waits for each stage before failing.
 STAGE_TIMEOUT_S = 60.0
-
-
-def virtual_amp_exe():
-    """Path of the virtual_amp program, passed by meson in LINETUNE_VIRTUAL_AMP_EXE."""
-    return os.environ["LINETUNE_VIRTUAL_AMP_EXE"]
 
 
 def fresh_dir(name):
@@ -95,37 +89,12 @@ def free_udp_port():
         return probe.getsockname()[1]
 
 
-class VirtualAmp:
-    """tools/virtual_amp started with a state file; stop() ends it by its process id."""
+class VirtualAmp(virtual_amp_support.VirtualAmp):
+    """The virtual amplifier of the push tests: profile virtual-amp, started from initial_state()."""
 
     def __init__(self, folder, *options):
-        self.state_file = os.path.join(folder, "amp-state.json")
         initial = write_json(os.path.join(folder, "amp-initial.json"), initial_state())
-        self.log = open(os.path.join(folder, "amp.log"), "w")
-        self.process = subprocess.Popen(
-            [virtual_amp_exe(), "--profile", "virtual-amp", "--state-file", self.state_file, "--initial-state",
-             initial, *map(str, options)], stdout=subprocess.PIPE, stderr=self.log, text=True)
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            line = self.process.stdout.readline().strip() if selector.select(10.0) else ""
-        if not line.startswith("port "):
-            self.stop()
-            raise AssertionError(f"virtual_amp printed {line!r} instead of 'port N'")
-        self.port = int(line.split()[1])
-
-    def state(self):
-        return load_json(self.state_file)["channels"]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process.stdout.close()
-        self.log.close()
+        super().__init__(folder, "--profile", "virtual-amp", "--initial-state", initial, *options)
 
 
 def assert_channels_equal(test, expected, actual, label):
@@ -171,6 +140,19 @@ class PushTest(unittest.TestCase):
         self.assertIn("dry run: nothing was sent", out)
         self.assertEqual(amp.state(), before)
         self.assertFalse(os.path.exists(os.path.join(folder, "push-journal.json")))
+
+    def test_dry_run_without_measurement_files(self):
+        folder, amp, venue_path, corrections_path = self.start_amp("dry-run-no-measurements")
+        document = load_json(venue_path)
+        document["measurements"] = {"left": {"m1": "not-recorded/m1.wav"}}
+        venue_path = write_json(os.path.join(folder, "venue-without-recordings.json"), document)
+
+        code, out, err = run_linetune("push", corrections_path, "--venue", venue_path, "--dry-run")
+
+        self.assertEqual(code, 0, err)
+        self.assertIn("dry run: nothing was sent", out)
+        # The generic scheme carries values as they are: the wire shows the same number.
+        self.assertIn("(sent as /ch/1/gain_db ,f -7.5)", out)
 
     def test_push_with_yes_is_verified(self):
         folder, amp, venue_path, corrections_path = self.start_amp("verified")

@@ -30,6 +30,10 @@ MAX_TOTAL_BOOST_DB = 6.0
 # two samples at 48 kHz, gains within a device step.
 RETUNE_DELAY_TOLERANCE_MS = 0.05
 RETUNE_GAIN_TOLERANCE_DB = 0.1
+# The subs' level on the target curve against the mains' mean. The gains are set from the
+# responses before EQ, so a re-tune gives the same gains. The subs' EQ cuts their port peak and
+# leaves them about 2 dB above their offset. The old power-mean level put them 25 dB below it.
+SUBS_LEVEL_TOLERANCE_DB = 2.5
 
 
 def scratch_dir(name):
@@ -133,6 +137,27 @@ class SimulatedJob(unittest.TestCase):
                 total_db += 20.0 * np.log10(np.abs(response))
             with self.subTest(zone=zone["zone"]):
                 self.assertLessEqual(total_db.max(), MAX_TOTAL_BOOST_DB + 0.01)
+
+    def test_subs_end_at_their_level_offset_from_the_mains(self):
+        # After EQ and gain, each zone's median deviation from the target over its band is its
+        # level on the target curve; the subs must sit at their level_offset_db from the mains'
+        # mean there (the level decision once lowered them about 25 dB).
+        venue = json.load(open(os.path.join(self.session, "venue.json")))
+        target = venue["target"]
+        corrections = json.load(open(os.path.join(self.session, "corrections.json")))
+        zones = {zone["name"]: zone for zone in venue["zones"]}
+        levels = {}
+        for zone in corrections["zones"]:
+            low_hz, high_hz = zones[zone["zone"]]["fit_band_hz"]
+            freq_hz = np.array(zone["predicted"]["freq_hz"])
+            after_db = np.array(zone["predicted"]["after_db"])
+            target_db = target["tilt_db_per_octave"] * np.log2(freq_hz / target["pivot_hz"])
+            in_band = (freq_hz >= low_hz) & (freq_hz <= high_hz)
+            levels[zone["zone"]] = float(np.median((after_db - target_db)[in_band]))
+        mains_db = np.mean([levels[name] for name, zone in zones.items() if zone["system"] == "mains"])
+        subs_offset_db = zones["subs"].get("level_offset_db", 0.0)
+        print(f"subs {levels['subs']:.2f} dB, mains {mains_db:.2f} dB on the target curve")
+        self.assertAlmostEqual(levels["subs"] - mains_db, subs_offset_db, delta=SUBS_LEVEL_TOLERANCE_DB)
 
     def test_run_prints_time_breakdown(self):
         times = self.summary["times"]

@@ -13,14 +13,13 @@ import math
 import os
 import shutil
 import unittest
-import warnings
 
 import numpy as np
 import scipy.io.wavfile
 import scipy.signal
 
 import cli_support
-from cli_support import load_json, main, rbj_coefficients, require_shared_data, run_linetune, write_json
+from cli_support import load_json, main, rbj_coefficients, read_channel_1, require_shared_data, run_linetune, write_json
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VENUES = os.path.join(ROOT, "tests", "data", "venues")
@@ -99,20 +98,6 @@ def is_whole_steps(value, step):
         return True
     steps = value / step
     return abs(steps - round(steps)) <= STEP_TOLERANCE * max(1.0, abs(steps))
-
-
-def read_channel_1(path):
-    """Return (rate_hz, channel 1 as float64 in full-scale units) of a WAV file."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", scipy.io.wavfile.WavFileWarning)   # the examples carry extra chunks
-        rate_hz, data = scipy.io.wavfile.read(path)
-    if data.ndim > 1:
-        data = data[:, 0]
-    if data.dtype == np.int16:
-        data = data / 32768.0
-    elif data.dtype == np.int32:
-        data = data / 2147483648.0
-    return rate_hz, np.asarray(data, dtype=np.float64)
 
 
 def warehouse_venue_with_absolute_paths():

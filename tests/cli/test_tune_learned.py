@@ -75,10 +75,15 @@ class BrokenModel(unittest.TestCase):
 
 
 class DefaultMethod(unittest.TestCase):
-    def test_default_method_is_classic(self):
+    def test_default_method_is_auto(self):
         code, document, err = tune()
         self.assertEqual(code, 0, err)
-        self.assertEqual(document["eq_method"]["method"], "classic")
+        if MODULE_BUILT:
+            self.assertNotIn("warning", err)
+            self.assertEqual(document["eq_method"]["method"], "learned + refinement")
+        else:
+            self.assertIn("falling back to the classic fitter", err)
+            self.assertEqual(document["eq_method"]["method"], "classic")
 
 
 @unittest.skipUnless(MODULE_BUILT, "the learned module is not built (meson option learned disabled or no libtorch)")

@@ -87,9 +87,9 @@ TEST_SUITE("AES70 driver") {
     }
 
     TEST_CASE("factory picks AES70 and keeps to loopback") {
-        auto amplifier = mini_device_amplifier(47799);
+        auto amplifier = mini_device_amplifier(47349);
         const auto driver = make_device_driver(amplifier);
-        CHECK(driver->description() == "amplifier 'mini-amp' (ocp1.tcp://127.0.0.1:47799)");
+        CHECK(driver->description() == "amplifier 'mini-amp' (ocp1.tcp://127.0.0.1:47349)");
         CHECK(dynamic_cast<Aes70Driver*>(driver.get()) != nullptr);
 
         amplifier.host = "192.0.2.7";  // TEST-NET-1: never contacted, the check comes first
@@ -98,11 +98,11 @@ TEST_SUITE("AES70 driver") {
     }
 
     TEST_CASE("refused connection is a device error") {
-        // Port 47799 of the test range with nothing listening (the Node device is not started here).
-        Aes70Driver driver(mini_device_amplifier(47799), {});
+        // Port 47349 of the test range with nothing listening (the Node device is not started here).
+        Aes70Driver driver(mini_device_amplifier(47349), {});
         try {
             driver.connect();
-            MESSAGE("something listens on 127.0.0.1:47799; the refused-connection check is skipped");
+            MESSAGE("something listens on 127.0.0.1:47349; the refused-connection check is skipped");
         } catch (const Error& error) {
             CHECK(error.kind() == ErrorKind::device);
             CHECK(std::string(error.what()).find("TCP connection failed") != std::string::npos);

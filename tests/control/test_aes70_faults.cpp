@@ -3,6 +3,8 @@
 // with ParameterOutOfRange, swallows it (a timeout), or lets a second controller change a value
 // on the device first. After every push each channel must hold exactly its old or its new state,
 // and the push report must say which. The seed is printed; LINETUNE_FAULT_SEED replays one run.
+// The same proxy stands in for a device without OcaFilterParametric SetMultiple, to check that a
+// push then falls back to single Sets.
 
 #include "test_aes70_support.hpp"
 #include "test_push_support.hpp"
@@ -56,9 +58,14 @@ const char* fault_name(Fault fault) {
     return "?";
 }
 
+// OCP.1 status codes the proxy answers with.
+constexpr std::uint8_t status_parameter_out_of_range = 7;
+constexpr std::uint8_t status_not_implemented = 8;
+
 /// A TCP proxy on an ephemeral loopback port in front of the device. It relays whole OCP.1
 /// messages from controller to device and counts their CommandResponseRequired PDUs; when armed,
 /// it injects one fault at the chosen command. Device-to-controller bytes are relayed unchanged.
+/// It counts SetMultiple commands and, when told to, answers them with NotImplemented.
 class FaultProxy {
 public:
     explicit FaultProxy(std::uint16_t device_port) : device_port_(device_port) {
@@ -102,6 +109,12 @@ public:
         std::lock_guard lock(mutex_);
         return fired_;
     }
+
+    /// Answers every SetMultiple with NotImplemented, like a device without it.
+    void reject_set_multiple() { reject_set_multiple_ = true; }
+
+    /// SetMultiple commands seen, passed on or answered.
+    [[nodiscard]] std::size_t set_multiple_count() const { return set_multiple_count_.load(); }
 
 private:
     class Link : public std::enable_shared_from_this<Link> {
@@ -156,10 +169,39 @@ private:
                              });
         }
 
+        /// True for a message of one command to OcaFilterParametric SetMultiple (method 4.11):
+        /// PDU bytes 12 to 15, after its size, handle and target, are the method ID.
+        [[nodiscard]] bool is_set_multiple() const {
+            return message_.size() >= 26 && message_[8] == 0 && message_[9] == 1 && message_[22] == 0 &&
+                   message_[23] == 4 && message_[24] == 0 && message_[25] == 11;
+        }
+
+        /// Answers the message's one command with a Response of that status and no parameters:
+        /// header, then ResponseSize 10, the command's Handle (PDU bytes 4 to 7) and the status.
+        void reply_status(std::uint8_t status) {
+            auto reply = std::make_shared<std::vector<std::uint8_t>>(std::vector<std::uint8_t>{
+                0x3B, 0x00, 0x01, 0x00, 0x00, 0x00, 0x13, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0A,
+                message_[14], message_[15], message_[16], message_[17], status, 0x00});
+            asio::async_write(client_, asio::buffer(*reply), [self = shared_from_this(), reply](auto error, std::size_t) {
+                if (error) {
+                    self->close();
+                    return;
+                }
+                self->read_header();
+            });
+        }
+
         /// Passes one whole message on, or injects the armed fault at its command.
         void forward() {
             constexpr std::uint8_t command_response_required = 1;
             const bool is_command = message_[7] == command_response_required;
+            if (is_command && is_set_multiple()) {
+                ++proxy_.set_multiple_count_;
+                if (proxy_.reject_set_multiple_) {
+                    reply_status(status_not_implemented);
+                    return;
+                }
+            }
             const auto fault = is_command ? proxy_.take_fault() : std::nullopt;
             if (fault == Fault::drop_connection) {
                 close();
@@ -170,18 +212,7 @@ private:
                 return;
             }
             if (fault == Fault::reject_value) {
-                // Response: header, then ResponseSize 10, the command's Handle (PDU bytes 4 to 7),
-                // status 7 ParameterOutOfRange and no parameters.
-                auto reply = std::make_shared<std::vector<std::uint8_t>>(std::vector<std::uint8_t>{
-                    0x3B, 0x00, 0x01, 0x00, 0x00, 0x00, 0x13, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0A,
-                    message_[14], message_[15], message_[16], message_[17], 0x07, 0x00});
-                asio::async_write(client_, asio::buffer(*reply), [self = shared_from_this(), reply](auto error, std::size_t) {
-                    if (error) {
-                        self->close();
-                        return;
-                    }
-                    self->read_header();
-                });
+                reply_status(status_parameter_out_of_range);
                 return;
             }
             if (fault == Fault::foreign_change) {
@@ -264,7 +295,36 @@ private:
     std::size_t commands_left_ = 0;
     bool fired_ = false;
     std::function<void()> foreign_change_;
+    std::atomic<bool> reject_set_multiple_{false};
+    std::atomic<std::size_t> set_multiple_count_{0};
 };
+
+/// True when two writes in sending order set the shape of the same band in the same phase, so
+/// that the push sends them in one SetMultiple.
+bool same_band_shape_run(const PlannedWrite& before, const PlannedWrite& after) {
+    const auto is_shape = [](ParameterKind kind) {
+        return kind == ParameterKind::band_type || kind == ParameterKind::band_freq_hz || kind == ParameterKind::band_q ||
+               kind == ParameterKind::band_gain_db;
+    };
+    return is_shape(before.write.id.kind) && is_shape(after.write.id.kind) && before.device == after.device &&
+           before.phase == after.phase && before.write.id.channel == after.write.id.channel &&
+           before.write.id.band == after.write.id.band;
+}
+
+/// Messages of commands the push sends to the device: per write a Set and a Get. A run of one
+/// band's shape writes takes two: one SetMultiple and one batch of the Gets of its fields.
+std::size_t commands_of(const PreparedPush& push) {
+    std::size_t commands = 0;
+    for (std::size_t i = 0; i < push.writes.size();) {
+        std::size_t end = i + 1;
+        while (end < push.writes.size() && same_band_shape_run(push.writes[end - 1], push.writes[end])) {
+            ++end;
+        }
+        commands += 2;
+        i = end;
+    }
+    return commands;
+}
 
 std::uint64_t fault_seed() {
     if (const char* text = std::getenv("LINETUNE_FAULT_SEED"); text != nullptr && *text != '\0') {
@@ -354,8 +414,8 @@ TEST_SUITE("AES70 fault injection") {
             ++pushes;
 
             const auto fault = static_cast<Fault>(std::uniform_int_distribution<int>(0, 3)(random));
-            // Each write is a Set and a Get, so the push sends 2 commands per write.
-            const std::size_t command = std::uniform_int_distribution<std::size_t>(1, 2 * push.writes.size())(random);
+            const std::size_t command_count = commands_of(push);
+            const std::size_t command = std::uniform_int_distribution<std::size_t>(1, command_count)(random);
             const ParameterId foreign_id{std::uniform_int_distribution<std::size_t>(1, 2)(random), ParameterKind::gain_db, 0};
             proxy.arm(fault, command, [&] { other.write(foreign_id, -33.33); });  // targets are whole 0.1 dB
 
@@ -363,7 +423,7 @@ TEST_SUITE("AES70 fault injection") {
             proxy.disarm();
             const std::string printed = format_push_report(report);
             INFO("push " << pushes << ": " << fault_name(fault) << " at command " << command << " of "
-                         << 2 * push.writes.size() << "\n" << printed);
+                         << command_count << "\n" << printed);
             REQUIRE(proxy.fired());
             REQUIRE(report.devices.size() == 1);
             const auto outcome = report.devices[0].outcome;
@@ -389,8 +449,46 @@ TEST_SUITE("AES70 fault injection") {
             ++counts[std::string(fault_name(fault)) + " -> " + std::string(to_string(outcome))];
         }
         CHECK(pushes == 100);
+        CHECK(proxy.set_multiple_count() > 0);
+        MESSAGE("SetMultiple commands over the 100 pushes: " << proxy.set_multiple_count());
         for (const auto& [what, count] : counts) {
             MESSAGE(what << ": " << count);
+        }
+    }
+
+    TEST_CASE("push falls back to single Sets without SetMultiple") {
+        if (!device_peer_available()) {
+            return;
+        }
+        NodeDevice device;
+        FaultProxy proxy(device.port());
+        proxy.reject_set_multiple();
+        Venue venue = linetune::test::memory_venue(1);
+        venue.amplifiers[0] = mini_device_amplifier(proxy.port());
+        venue.amplifiers[0].name = "amp-1";
+        const auto factory = [](const Amplifier& amplifier) { return make_device_driver(amplifier); };
+        const auto options = linetune::test::quick_options();
+        const std::map<std::string, ZoneTarget> targets{
+            {"zone-1", linetune::test::zone_target(-6.0, 1.5, {linetune::test::peaking(250.0, -4.0, 2.0),
+                                                                linetune::test::peaking(3150.0, 1.5, 1.4)})},
+            {"zone-2", linetune::test::zone_target(-3.0, 0.0, {linetune::test::peaking(800.0, -2.5, 0.7)})}};
+        const auto journal = linetune::test::scratch_dir("aes70-no-set-multiple") / "push-journal.json";
+        std::filesystem::remove(journal);
+
+        auto push = prepare_push(venue, targets, factory, options);
+        REQUIRE(commands_of(push) < 2 * push.writes.size());  // the push has band runs to combine
+        const auto report = execute_push(push, journal, options);
+
+        INFO(format_push_report(report));
+        REQUIRE(report.devices.size() == 1);
+        CHECK(report.devices[0].outcome == DeviceOutcome::verified);
+        // The driver asks once, is told NotImplemented, and sends single Sets from then on.
+        CHECK(proxy.set_multiple_count() == 1);
+        Aes70Driver checker(mini_device_amplifier(device.port()), {});
+        checker.connect();
+        for (const auto& channel : push.plan.devices[0].channels) {
+            const auto now = read_channel_state(checker, channel.channel, channel.snapshot.bands.size());
+            CHECK(states_match(channel.target, now, venue.amplifiers[0].limits));
         }
     }
 }

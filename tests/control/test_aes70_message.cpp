@@ -134,6 +134,20 @@ TEST_SUITE("OCP.1 messages") {
         CHECK_THROWS_AS(encode_ocp1_keep_alive({std::chrono::milliseconds(1500), false}), Error);
     }
 
+    TEST_CASE("keepalive of 0 rejected by encoder and decoder alike") {
+        CHECK_THROWS_AS(encode_ocp1_keep_alive({std::chrono::milliseconds(0), false}), Error);
+        CHECK_THROWS_AS(encode_ocp1_keep_alive({std::chrono::milliseconds(0), true}), Error);
+        CHECK_THROWS_WITH_AS(decode_ocp1_message(hex("3b 00 01 00 00 00 0b 04 00 01 00 00")),
+                             doctest::Contains("heartbeat of 0"), Error);
+        CHECK_THROWS_WITH_AS(decode_ocp1_message(hex("3b 00 01 00 00 00 0d 04 00 01 00 00 00 00")),
+                             doctest::Contains("heartbeat of 0"), Error);
+        // The smallest heartbeat of each form passes both ways.
+        const auto one_second = encode_ocp1_keep_alive({std::chrono::milliseconds(1000), false});
+        CHECK(decode_ocp1_message(one_second).keep_alive->heartbeat == std::chrono::milliseconds(1000));
+        const auto one_millisecond = encode_ocp1_keep_alive({std::chrono::milliseconds(1), true});
+        CHECK(decode_ocp1_message(one_millisecond).keep_alive->heartbeat == std::chrono::milliseconds(1));
+    }
+
     TEST_CASE("GetGain response decodes value, min and max") {
         const Bytes golden = hex("3b 00 01 00 00 00 1f 03 00 01 00 00 00 16 00 00 00 07 00 03 c0 60 00 00 c2 70 00 00 "
                                  "41 40 00 00");

@@ -38,8 +38,8 @@ namespace fs = std::filesystem;
 
 // Ports of the Node device: the range set aside for the AES70 controller tests, tried in turn
 // from an offset taken from this process's id so that parallel runs rarely try the same port first.
-constexpr int first_device_port = 47750;
-constexpr int device_port_count = 49;  // 47799 stays free for the refused-connection test
+constexpr int first_device_port = 47300;
+constexpr int device_port_count = 49;  // 47349 stays free for the refused-connection test
 
 // Float32 read-back: the device stores every number as a 32-bit float, so a value comes back
 // within one unit in the last place of its float32 (2^-24 relative) plus the ms-to-s conversion.
@@ -103,7 +103,7 @@ public:
         for (int attempt = 0; attempt < device_port_count && port_ == 0; ++attempt) {
             start(first_device_port + (offset + attempt) % device_port_count);
         }
-        REQUIRE_MESSAGE(port_ != 0, script_ << " did not start on any port from 47750 to 47798");
+        REQUIRE_MESSAGE(port_ != 0, script_ << " did not start on any port from 47300 to 47348");
         MESSAGE(script_ << " listens on 127.0.0.1:" << port_ << " (pid " << pid_ << ")");
     }
 

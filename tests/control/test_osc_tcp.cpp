@@ -1,6 +1,7 @@
 // OSC over TCP: profile settings for the transport and framing, the driver against the virtual
 // amplifier with each framing, packets cut across reads on the device side, reconnection after
-// the device closes its connection, and the size limit on frames in both directions.
+// the device closes its connection, the size limit on frames in both directions, and a device that
+// keeps serving while one controller stops reading its replies.
 
 #include "linetune/control/driver_factory.hpp"
 #include "linetune/control/osc/osc_control_settings.hpp"
@@ -16,7 +17,11 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -317,6 +322,61 @@ TEST_CASE("osc tcp driver rejects a reply above its size limit") {
         CHECK(contains(error.what(), "announces 1048576 bytes, above the limit of 65536 bytes"));
     }
     device.join();
+}
+
+TEST_CASE("virtual amplifier serves others while a controller stops reading") {
+    std::vector<std::string> log_lines;
+    std::mutex log_mutex;
+    VirtualAmplifierOptions options;
+    options.log = [&](std::string_view line) {
+        std::lock_guard lock(log_mutex);
+        log_lines.emplace_back(line);
+    };
+    const auto logged_stall = [&] {
+        std::lock_guard lock(log_mutex);
+        return std::any_of(log_lines.begin(), log_lines.end(),
+                           [](const std::string& line) { return contains(line, "the controller stopped reading"); });
+    };
+    TcpAmpFixture fixture(OscStreamFraming::length_prefix, options);
+
+    // A controller with a 4 KiB receive buffer that sends queries and never reads the replies.
+    // Each query (24 bytes) gets a 28-byte reply, so sending stops, with the connection closed,
+    // once the device's 1 MiB reply queue and the kernel buffers are full. 64 MiB of queries is
+    // far beyond that and ends the test instead of a hang if the device never closes it.
+    boost::asio::io_context io_context;
+    tcp::socket stalled(io_context);
+    stalled.open(tcp::v4());
+    stalled.set_option(boost::asio::socket_base::receive_buffer_size(4096));
+    stalled.connect(tcp::endpoint(boost::asio::ip::address_v4::loopback(), fixture.amplifier.port()));
+    const auto query = frame_osc_packet(encode_osc_message({"/ch/1/gain_db", {}}), OscStreamFraming::length_prefix);
+    std::vector<std::uint8_t> chunk;
+    while (chunk.size() < 65536) {
+        chunk.insert(chunk.end(), query.begin(), query.end());
+    }
+    std::atomic<std::size_t> sent_bytes{0};
+    std::thread sender([&] {
+        boost::system::error_code error;
+        while (!error && sent_bytes.load() < (64u << 20)) {
+            sent_bytes += boost::asio::write(stalled, boost::asio::buffer(chunk), error);
+        }
+    });
+
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!logged_stall() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
+    const bool stall_detected = logged_stall();
+    CHECK(stall_detected);
+
+    // Another controller is served meanwhile.
+    auto driver = fixture.driver();
+    CHECK_NOTHROW(driver->write(channel_2_gain, -4.0));
+    CHECK(fixture.state.snapshot().channels[1].gain_db == doctest::Approx(-4.0));
+
+    // Wakes the sender if it still blocks, so that the thread ends either way.
+    ::shutdown(stalled.native_handle(), SHUT_RDWR);
+    sender.join();
+    MESSAGE("the stalled controller sent " << sent_bytes.load() << " bytes of queries before the device closed it");
 }
 
 }

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <functional>
@@ -123,6 +124,59 @@ TEST_CASE("shrink leaves single position unchanged") {
     CHECK(shrunk.response.magnitude_db == average.magnitude_db);
     for (const double factor : shrunk.factor) {
         CHECK(factor == 1.0);
+    }
+}
+
+/// Octave bands 63 Hz … 8 kHz with one decay time and a direct-to-reverberant ratio per band.
+std::vector<linetune::analysis::ReverberantBand> room_bands(double decay_time_s,
+                                                            const std::function<double(double)>& ratio_db) {
+    std::vector<linetune::analysis::ReverberantBand> bands;
+    for (double center_hz = 62.5; center_hz < 9000.0; center_hz *= 2.0) {
+        bands.push_back({center_hz, decay_time_s, ratio_db(center_hz)});
+    }
+    return bands;
+}
+
+/// Direct-to-reverberant ratio rising from −10 dB at 62.5 Hz by 2.5 dB per octave to +7.5 dB at
+/// 8 kHz, as at a distant seat of a PA that beams its treble.
+double rising_ratio_db(double freq_hz) { return -10.0 + 2.5 * std::log2(freq_hz / 62.5); }
+
+/// Level the reverberant sound adds on top of the direct sound: 10·log10(1 + 1/K).
+double reverberant_colouring_db(double freq_hz) {
+    const double k = std::pow(10.0, rising_ratio_db(std::clamp(freq_hz, 62.5, 8000.0)) / 10.0);
+    return 10.0 * std::log10(1.0 + 1.0 / k);
+}
+
+TEST_CASE("shrink keeps bump under direct sound") {
+    // Two positions share the bump to within 0.5 dB; the direct sound is 20 dB above the
+    // reverberation in every band, so the room adds almost no spread and the bump is kept.
+    std::vector<MicResponse> mics{make_mic("a", bump_db), make_mic("b", [](double f) { return 0.92 * bump_db(f); })};
+    for (auto& mic : mics) {
+        mic.reverberant_field = room_bands(1.5, [](double) { return 20.0; });
+    }
+    const FrequencyResponse average = power_average(mics);
+    const auto shrunk = shrink_to_spatial_agreement(average, mics, flat_target(average), band_start_hz, band_end_hz);
+    CHECK(shrunk.factor[index_of(average, bump_hz)] > 0.95);
+}
+
+TEST_CASE("shrink holds back reverberant colouring") {
+    // Both positions show only what the reverberation adds at a distant seat: 10·log10(1 + 1/K) is
+    // about 10 dB at 125 Hz and under 1 dB at 8 kHz. A seat near the PA (K large) has none of it.
+    // With A ≈ C and two positions, g = A²/(A² + (σ² + C²)/2) is at most 2/3, where the
+    // positions' agreement alone would keep nearly all of it.
+    std::vector<MicResponse> mics{make_mic("a", reverberant_colouring_db),
+                                  make_mic("b", [](double f) { return reverberant_colouring_db(f) + 0.1; })};
+    for (auto& mic : mics) {
+        mic.reverberant_field = room_bands(2.0, rising_ratio_db);
+    }
+    const FrequencyResponse average = power_average(mics);
+    const auto shrunk = shrink_to_spatial_agreement(average, mics, flat_target(average), band_start_hz, band_end_hz);
+    const double level_db = in_band_mean(average);
+    for (const double freq_hz : {125.0, 4000.0}) {
+        const std::size_t p = index_of(average, freq_hz);
+        CAPTURE(freq_hz);
+        CHECK(shrunk.factor[p] < 0.7);
+        CHECK(std::fabs(shrunk.response.magnitude_db[p] - level_db) < 0.7 * std::fabs(average.magnitude_db[p] - level_db));
     }
 }
 

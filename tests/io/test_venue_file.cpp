@@ -365,4 +365,135 @@ TEST_CASE("venue number beyond double range names its key") {
     CHECK(message.find("in the value of 'max_distance_m': number overflow") != std::string::npos);
 }
 
+// ---- the "system" object: subs-to-mains alignment, hang coupling, level shading ----------------
+
+/// Path of a two-zone venue (mains and subs, two mics) with `system` as its "system" object
+/// (omitted when empty), written to the test's scratch folder.
+fs::path system_venue(const std::string& test_name, const std::string& system) {
+    const auto dir = linetune::test::scratch_dir(test_name);
+    std::string text = R"({
+      "name": "system-venue", "max_distance_m": 40,
+      "target": {"type": "tilt", "tilt_db_per_octave": -1.0, "pivot_hz": 1000},
+      "amplifiers": [{"name": "amp", "profile": "generic-dsp"}],
+      "zones": [{"name": "L", "hang": "L", "system": "mains", "amplifier": "amp", "channel": 1, "fit_band_hz": [60, 16000]},
+                {"name": "subs", "system": "subs", "amplifier": "amp", "channel": 2, "fit_band_hz": [30, 120]}],
+      "microphones": [{"name": "foh", "input": 1, "zones": {"L": 1, "subs": 1}},
+                      {"name": "rear", "input": 2, "zones": {"L": 1}}])";
+    if (!system.empty()) {
+        text += ",\n      \"system\": " + system;
+    }
+    text += "\n    }";
+    return linetune::test::write_file(dir / "venue.json", text);
+}
+
+linetune::Venue load_system_venue(const std::string& test_name, const std::string& system) {
+    return linetune::io::read_venue_file(system_venue(test_name, system), linetune::io::default_hardware_dir());
+}
+
+std::string system_venue_error(const std::string& test_name, const std::string& system) {
+    return error_message([&] { (void)load_system_venue(test_name, system); });
+}
+
+TEST_CASE("venue without system object gets the system defaults") {
+    const auto venue = load_system_venue("system_defaults", "");
+    CHECK(venue.system.alignment_mics.empty());
+    CHECK_FALSE(venue.system.crossover_hz.has_value());
+    CHECK(venue.system.coupling_below_hz == doctest::Approx(200.0));
+    CHECK_FALSE(venue.system.level_drop_db_per_doubling.has_value());
+}
+
+TEST_CASE("system object reads every field") {
+    const auto venue = load_system_venue(
+        "system_fields",
+        R"({"alignment_mics": ["foh", "rear"], "crossover_hz": 90, "coupling_below_hz": 160, "level_drop_db_per_doubling": 3})");
+    REQUIRE(venue.system.alignment_mics.size() == 2);
+    CHECK(venue.system.alignment_mics[0] == "foh");
+    CHECK(venue.system.alignment_mics[1] == "rear");
+    REQUIRE(venue.system.crossover_hz.has_value());
+    CHECK(*venue.system.crossover_hz == doctest::Approx(90.0));
+    CHECK(venue.system.coupling_below_hz == doctest::Approx(160.0));
+    REQUIRE(venue.system.level_drop_db_per_doubling.has_value());
+    CHECK(*venue.system.level_drop_db_per_doubling == doctest::Approx(3.0));
+}
+
+TEST_CASE("system limits are accepted at their edges") {
+    const auto low = load_system_venue("system_edges_low",
+                                       R"({"crossover_hz": 20, "coupling_below_hz": 0, "level_drop_db_per_doubling": 0})");
+    CHECK(*low.system.crossover_hz == doctest::Approx(20.0));
+    CHECK(low.system.coupling_below_hz == 0.0);
+    CHECK(*low.system.level_drop_db_per_doubling == 0.0);
+    const auto high = load_system_venue("system_edges_high",
+                                        R"({"crossover_hz": 500, "coupling_below_hz": 1000, "level_drop_db_per_doubling": 12})");
+    CHECK(*high.system.crossover_hz == doctest::Approx(500.0));
+    CHECK(high.system.coupling_below_hz == doctest::Approx(1000.0));
+    CHECK(*high.system.level_drop_db_per_doubling == doctest::Approx(12.0));
+}
+
+TEST_CASE("alignment mic that is not a venue mic is rejected") {
+    const auto message = system_venue_error("system_unknown_mic", R"({"alignment_mics": ["foh", "stage"]})");
+    CHECK(message.find("alignment_mics: \"stage\" is not a microphone of the venue") != std::string::npos);
+    CHECK(message.find("\"foh\"") == std::string::npos);
+}
+
+TEST_CASE("alignment mic that is not a string is rejected") {
+    const auto message = system_venue_error("system_mic_number", R"({"alignment_mics": [3]})");
+    CHECK(message.find("alignment_mics: 3 is not a microphone of the venue") != std::string::npos);
+}
+
+TEST_CASE("crossover outside 20 to 500 Hz is rejected") {
+    for (const char* value : {"19", "501"}) {
+        CAPTURE(value);
+        const auto message = system_venue_error("system_crossover", std::string(R"({"crossover_hz": )") + value + "}");
+        CHECK(message.find("crossover_hz " + std::string(value) + " Hz is outside 20 Hz to 500 Hz") != std::string::npos);
+        CHECK(message.find("give the frequency where subs and mains meet") != std::string::npos);
+    }
+}
+
+TEST_CASE("coupling frequency outside 0 to 1000 Hz is rejected") {
+    for (const char* value : {"-1", "1001"}) {
+        CAPTURE(value);
+        const auto message = system_venue_error("system_coupling", std::string(R"({"coupling_below_hz": )") + value + "}");
+        CHECK(message.find("coupling_below_hz " + std::string(value) + " Hz is outside 0 to 1000 Hz") != std::string::npos);
+        CHECK(message.find("0 turns the coupling off") != std::string::npos);
+    }
+}
+
+TEST_CASE("level drop outside 0 to 12 dB is rejected") {
+    for (const char* value : {"-0.5", "12.5"}) {
+        CAPTURE(value);
+        const auto message =
+            system_venue_error("system_level_drop", std::string(R"({"level_drop_db_per_doubling": )") + value + "}");
+        CHECK(message.find("level_drop_db_per_doubling " + std::string(value) + " dB is outside 0 to 12 dB") !=
+              std::string::npos);
+    }
+}
+
+TEST_CASE("unknown system key is rejected with the allowed keys") {
+    const auto message = system_venue_error("system_unknown_key", R"({"crossover": 90})");
+    CHECK(message.find("unknown key 'crossover'") != std::string::npos);
+    CHECK(message.find("alignment_mics, crossover_hz, coupling_below_hz, level_drop_db_per_doubling") != std::string::npos);
+}
+
+TEST_CASE("system field of the wrong type is a configuration error") {
+    const auto path = system_venue("system_wrong_type", R"({"crossover_hz": "90 Hz"})");
+    auto kind = linetune::ErrorKind::input;
+    std::string message;
+    try {
+        (void)linetune::io::read_venue_file(path, linetune::io::default_hardware_dir());
+    } catch (const linetune::Error& error) {
+        kind = error.kind();
+        message = error.what();
+    }
+    CHECK(kind == linetune::ErrorKind::configuration);
+    CHECK(message.find("crossover_hz") != std::string::npos);
+}
+
+TEST_CASE("every system problem is listed at once") {
+    const auto message = system_venue_error(
+        "system_problems", R"({"alignment_mics": ["nowhere"], "crossover_hz": 5, "level_drop_db_per_doubling": 20})");
+    CHECK(message.find("\"nowhere\"") != std::string::npos);
+    CHECK(message.find("crossover_hz 5 Hz") != std::string::npos);
+    CHECK(message.find("level_drop_db_per_doubling 20 dB") != std::string::npos);
+}
+
 }  // TEST_SUITE

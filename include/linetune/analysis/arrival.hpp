@@ -17,7 +17,9 @@ struct Arrival {
     int polarity = 1;             ///< +1 or −1: sign of the largest sample in the direct sound
     /// clamp((direct_to_noise_db − 10 dB) / 30 dB, 0, 1): 0 at 10 dB, 1 at 40 dB and above.
     /// direct_to_noise_db is the direct sound's envelope peak over the RMS envelope of the noise
-    /// before it, or of the last 10 % of the input when less than 1 ms precedes the arrival.
+    /// before it, or of the last 10 % of the input when less than 1 ms precedes the arrival. When it is
+    /// under 20 dB for a band-limited response (a subwoofer), both are taken in the response's own
+    /// band if that raises the ratio by 6 dB or more, and a note names the band.
     double confidence = 0;
     double peak_position_fraction = 0;  ///< peak_sample / input length: near 0.5 for a centred export
     std::vector<std::string> notes;     ///< findings a user should read, e.g. a stronger later path

@@ -73,3 +73,21 @@ std::vector<double> schroeder_decay_db(std::span<const double> band_ir, double s
                                        std::size_t start_sample);
 
 }  // namespace linetune::analysis
+
+namespace linetune::analysis {
+
+/// Direct and reverberant sound of one octave band at one position, for the statistics of the
+/// level at unmeasured seats (correction/spatial_shrink.cpp).
+struct ReverberantBand {
+    double center_hz = 0;                  ///< nominal octave centre
+    std::optional<double> decay_time_s;    ///< T30, else T20, else EDT; unset without a decay
+    double direct_to_reverberant_db = 0;   ///< energy of the direct sound over the energy after it
+};
+
+/// Octave bands 63 Hz … 8 kHz (those below 0.45 · fs) of an impulse response: decay time and the
+/// direct-to-reverberant ratio. The direct sound is the band's energy from 1 ms before the
+/// ISO 3382-1 start sample to max(2.5 ms, 3 periods of the band centre) after it. The
+/// reverberant sound is the energy after that, noise removed (Lundeby). Empty for a silent response.
+std::vector<ReverberantBand> octave_band_reverberant_field(std::span<const float> ir, double sample_rate_hz);
+
+}  // namespace linetune::analysis

@@ -22,6 +22,7 @@ struct MeasureProgress {
         pass_repeated,  ///< the pass had xruns and plays once more
         zone_finished,  ///< the zone's recording is on disk
         multi_sweep_started,  ///< the one pass of every zone is about to play (MeasureOptions::multi_sweep)
+        repeat_started,  ///< repeat repeat_number of repeat_count is about to play (MeasureOptions::repeats > 1)
     };
     Event event = Event::zone_started;
     std::string zone;
@@ -30,9 +31,13 @@ struct MeasureProgress {
     double sound_s = 0.0;         ///< length of one pass (sweep + tail)
     std::size_t xrun_count = 0;   ///< pass_repeated and zone_finished: xruns of the pass just played
     double sequential_sound_s = 0.0;  ///< multi_sweep_started: the same zones measured one after another
+    std::size_t repeat_number = 1;    ///< repeat_started: 1-based repeat about to play
+    std::size_t repeat_count = 1;     ///< MeasureOptions::repeats
+    /// zone_finished: the metadata just written (levels, timing, repeats); valid during the call only.
+    const RecordingMetadata* recording = nullptr;
 };
 
-/// Settings of a sequential measurement.
+/// Settings of a measurement.
 struct MeasureOptions {
     std::vector<std::string> zones;  ///< zone names to measure, in this order; empty: every zone in venue order
     /// The sweep played on each zone's output and on the loopback output. Its sample_rate_hz is
@@ -47,6 +52,50 @@ struct MeasureOptions {
     /// disturbance (another program starting); a stream that keeps dropping buffers needs a larger
     /// buffer, which only the user can set.
     std::size_t max_passes = 2;
+    /// Passes played and averaged per zone (per multiple-sweep pass). Repeat k is aligned on
+    /// repeat 1 to a fraction of a sample before averaging (average_repeats), which lowers
+    /// uncorrelated noise by 10·log10(N) dB and measures the drift and SNR per band.
+    std::size_t repeats = 1;
+    /// Recordings of this session come from another stream (--resume): without a loopback,
+    /// their latency may differ, so the timing of every pass of this run is marked invalid.
+    bool stream_restarted = false;
+    /// Length of the silent capture made before each zone's pass (before the multiple-sweep
+    /// pass) to record every input's noise floor; 0 skips it and the decay check. A quarter
+    /// second averages the noise of a hall (its slowest common component, 50 Hz hum, over 12 periods).
+    double noise_floor_s = 0.0;
+    /// The last part of each mic's recording whose level is compared with the noise floor.
+    /// 0.1 s is short against any tail (0.05 s at least, then the tail's half is used) yet holds
+    /// 4800 samples at 48 kHz, so the RMS of steady noise varies by about 0.1 dB.
+    double decay_window_s = 0.1;
+    /// A tail end this far above the noise floor is a decay still going on: 3 dB means that the
+    /// room's sound still adds as much power as the noise.
+    double decay_margin_db = 3.0;
+    /// Starts each zone's sweep half an octave below the low end of the zone's fit_band_hz
+    /// (zone_sweep_start_hz) instead of at sweep.start_freq_hz, so that a tweeter or fill zone
+    /// is not driven at full level far below its crossover. Sequential passes only.
+    bool sweep_from_zone_band = false;
+    /// Plays a quiet test tone on each zone before its sweep (sequential passes): the zone's
+    /// sweep, shortened to test_tone_s and test_tone_below_db quieter. It checks routing (the
+    /// zone's mics hear it) and predicts each mic's sweep peak. A peak over max_peak_dbfs, or over
+    /// max_peak_db_spl at a mic with a sensitivity, refuses the sweep before it plays.
+    bool test_tone = false;
+    /// 30 dB under the sweep: a sweep at −12 dBFS plays its tone at −42 dBFS, quiet for ears and
+    /// drivers whatever the routing. A mic that hears the sweep at −20 dBFS still hears the tone
+    /// 40 dB above a −90 dBFS noise floor.
+    double test_tone_below_db = 30.0;
+    /// A third of a second of sweep reaches every frequency of the band. The prediction misses
+    /// part of the room's build-up at resonances, which a longer sweep excites more (an estimate).
+    double test_tone_s = 0.3;
+    /// Predicted sweep peak at any mic input; 1 dB under full scale leaves room for the
+    /// prediction's error before the converter clips.
+    double max_peak_dbfs = -1.0;
+    /// Predicted sweep peak in dB SPL at a calibrated mic. 115 dB SPL: NIOSH's recommended
+    /// exposure limit (85 dBA over 8 h, halved per 3 dB) allows 28 s a day at this level.
+    double max_peak_db_spl = 115.0;
+    /// A zone's mic hears the tone when its peak is this far above the mic's RMS noise floor
+    /// (routing is judged only with a noise floor, noise_floor_s > 0). Noise
+    /// alone peaks about 13 dB above its RMS over 40 000 samples (4.3 σ), so 20 dB leaves 7 dB.
+    double routing_margin_db = 20.0;
     /// Measures every zone in one pass with overlapped sweeps (plan_multi_sweep) instead of one
     /// pass per zone; tail_s is then each zone's impulse-response window.
     bool multi_sweep = false;
@@ -76,6 +125,15 @@ struct MeasureResult {
 /// Throws one configuration Error that lists every problem with its zone, mic or channel.
 void check_measurement_setup(const Venue& venue, const StreamFormat& format, const MeasureOptions& options);
 
+/// Returns the start of a zone's sweep with MeasureOptions::sweep_from_zone_band: half an octave below
+/// the zone's fit band, fit_band_hz.low_hz / √2, where a 24 dB/octave crossover at the band's
+/// edge already attenuates by 12 dB. Never below start_freq_hz.
+double zone_sweep_start_hz(const Zone& zone, double start_freq_hz);
+
+/// The tail recorded after each sweep: tail_s, or the room's T60 when the venue gives a longer
+/// one (audio_interface.room_t60_s), so that the decay reaches the noise floor within the tail.
+double tail_for_room(const Venue& venue, double tail_s);
+
 /// Measures the zones one after another: per zone, one pass that plays the sweep on the zone's
 /// output and on the loopback output and records every mic input and the loopback input. Each
 /// recording is written to SESSION/measurements/ZONE/recording.wav and then recording.json as
@@ -84,6 +142,8 @@ void check_measurement_setup(const Venue& venue, const StreamFormat& format, con
 /// for xruns in a repeated pass. Zones finished before a failure stay on disk. With
 /// options.multi_sweep, one pass plays every zone's sweep at its planned offset and each zone's
 /// folder gets the pass's recording (a hard link where the file system allows) with its placement.
+/// The tail is tail_for_room(venue, options.tail_s). With options.noise_floor_s, a silent capture
+/// before each pass records every input's noise floor, and each mic's decay is checked against it.
 MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::filesystem::path& session_dir,
                       const MeasureOptions& options);
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "linetune/capture/level_meter.hpp"
 #include "linetune/core/capture_stream.hpp"
 
 #include <atomic>
@@ -83,6 +84,10 @@ public:
     /// Asks the callback to fade out the pass that plays and stop it. Safe to call from a
     /// signal handler: it only stores an atomic flag.
     void request_stop() noexcept;
+
+    /// Live peak per device input (0-based) and progress of the pass that plays. The audio
+    /// callback writes it, and a display thread reads it while play_and_record waits.
+    LevelMeter& meter() noexcept;
 
     /// The callback's shared state; public only so that the C callback can reach it.
     struct Shared;

@@ -22,6 +22,21 @@ struct RecordingChannel {
     double peak_dbfs = 0.0;
     bool clipped = false;
     bool silent = false;  ///< peak below the silent-input threshold: the mic heard nothing
+    /// RMS level of the silent capture made before the pass (MeasureOptions::noise_floor_s);
+    /// empty when none was made.
+    std::optional<double> noise_floor_dbfs;
+    /// Mics: RMS level of the recording's last part (MeasureOptions::decay_window_s), where the
+    /// room's decay should have reached the noise floor.
+    std::optional<double> tail_end_dbfs;
+    /// The tail's end is more than decay_margin_db above the noise floor (of the average, with
+    /// repeats): the decay was still going on when the recording ended.
+    bool decay_incomplete = false;
+    /// Mics, with the test tone (MeasureOptions::test_tone): its peak at this input, the sweep's
+    /// peak predicted from it, and that peak in dB SPL when the mic's sensitivity is known.
+    std::optional<double> test_tone_peak_dbfs;
+    std::optional<double> predicted_peak_dbfs;
+    std::optional<double> predicted_peak_db_spl;
+    bool heard_test_tone = true;  ///< false for a mic that should hear the zone but did not hear the tone
 };
 
 /// Placement of a zone in a multiple-sweep pass, whose recording every zone of the pass shares.
@@ -33,6 +48,27 @@ struct MultiSweepPlacement {
     std::size_t max_overlapping = 1;          ///< most sweeps that played at one moment
     double ceiling_dbfs = 0.0;                ///< the level the sum of the overlapping sweeps stayed under
     double sequential_sound_s = 0.0;          ///< the same zones measured one after another
+};
+
+/// One mic's figures from the repeats of a pass (RepeatSummary::mics).
+struct RepeatMicSummary {
+    std::string mic;
+    /// Per repeat: how much later the mic heard repeat k than repeat 1 once the repeats are
+    /// aligned, in ms (0 for repeat 1). Alignment by the loopback leaves the acoustic drift
+    /// (temperature, wind); empty entries where the mic's repeats do not correlate (a silent mic).
+    std::vector<std::optional<double>> drift_ms;
+    std::vector<double> snr_db;     ///< per band of RepeatSummary::bands_hz: SNR of the average
+    std::vector<double> coherence;  ///< per band: repeat-to-repeat coherence, 1/N (noise) to 1 (identical)
+};
+
+/// How the repeats of a pass were aligned and averaged, and what they tell about its noise.
+struct RepeatSummary {
+    std::size_t count = 1;
+    std::string aligned_by;             ///< "loopback" or "mic 'NAME'" (the loudest mic, without a loopback)
+    std::vector<double> alignment_ms;   ///< per repeat: shift removed to align it on repeat 1 (0 for repeat 1)
+    std::optional<double> max_drift_ms;  ///< largest |drift| of any mic; empty when no mic correlates
+    std::vector<double> bands_hz;       ///< centres of the third-octave bands inside the sweep's band
+    std::vector<RepeatMicSummary> mics;  ///< venue order
 };
 
 /// The JSON metadata written beside a recording's WAV; its presence marks the recording complete.
@@ -57,6 +93,11 @@ struct RecordingMetadata {
     std::string recorded_utc;   ///< end of the pass, ISO 8601 ("2025-06-01T20:15:03Z")
     std::string software;       ///< "linetune 0.1.0"
     std::optional<MultiSweepPlacement> multi_sweep;  ///< set for a zone of a multiple-sweep pass
+    /// "absolute" (timed by the loopback), "relative" (no loopback: zones share the stream's
+    /// constant latency) or "invalid" (no loopback, and the stream had an xrun or was restarted
+    /// before or during this pass, so its latency may differ from the other zones').
+    std::string timing = "absolute";
+    std::optional<RepeatSummary> repeats;  ///< set when the pass was played several times and averaged
 };
 
 /// SESSION/measurements/ZONE: the folder of one zone's recording.

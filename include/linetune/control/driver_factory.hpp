@@ -13,6 +13,9 @@ namespace linetune::control {
 struct DriverSettings {
     std::optional<std::chrono::milliseconds> reply_timeout;  ///< wait for one reply before sending again
     std::optional<std::size_t> retries;                      ///< sends after the first before giving up
+    /// Only reads: over AES70 neither subscribes to changes nor locks objects, so that other
+    /// controllers are never blocked by a look.
+    bool read_only = false;
 };
 
 /// The driver of a venue amplifier, chosen by the "protocol" of its profile's "control" object and

@@ -11,7 +11,8 @@ namespace linetune::control {
 /// confirmation).
 std::string format_push_plan(const PreparedPush& push);
 
-/// Every write of the push in sending order, numbered, with its device and phase.
+/// Every write of the push in sending order, numbered, with its device and phase and, for a
+/// device spoken to over OSC, the message as sent (the X32's normalised value, for example).
 std::string format_write_order(const PreparedPush& push);
 
 /// The outcome per device and what to do next (verified, unverified, unchanged, restored, FAILED).

@@ -107,6 +107,7 @@ struct LoopbackRoute {
 struct AudioInterfaceSetup {
     double sample_rate_hz = 48000.0;
     std::optional<LoopbackRoute> loopback;  ///< absolute time base; without it timing is relative only
+    std::optional<double> room_t60_s;  ///< the room's estimated reverberation time; each sweep's tail is at least this
 };
 
 /// How a zone's microphone responses are combined into its spatial average.
@@ -143,6 +144,7 @@ struct Microphone {
     std::optional<FrequencyResponse> calibration;  ///< deviation from flat read from calibration_file
     std::optional<std::array<double, 3>> position_m;  ///< x, y, z
     std::map<std::string, double> zone_weights;    ///< zone name to weight >= 0
+    std::optional<double> sensitivity_dbfs;  ///< RMS level at its input for 94 dB SPL (a calibrator's tone)
 };
 
 /// Location of one (zone, microphone) measurement, from the venue's explicit map.

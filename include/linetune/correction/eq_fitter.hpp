@@ -61,9 +61,11 @@ public:
     EqFitResult fit(const EqFitRequest& request) const override;
 
     /// Fits from given initial bands (a learned model's prediction) instead of the greedy
-    /// placement: refines them together by Levenberg–Marquardt, drops weak ones, then rounds and
-    /// checks them as fit() does. It adds, swaps and restarts no band. refine = false skips the
-    /// refinement. Bands of types the device does not allow and bands beyond max_bands are dropped.
+    /// placement from no band: refines them together by Levenberg–Marquardt, drops weak ones,
+    /// adds bands greedily and swaps weak ones as fit() does but with fewer steps, then rounds and
+    /// checks them as fit() does. It never restarts from scratch. refine = false skips all but
+    /// the rounding and the check. Bands of types the device does not allow and bands beyond
+    /// max_bands are dropped.
     EqFitResult fit_from(const EqFitRequest& request, const std::vector<analysis::ParametricBand>& initial_bands,
                          bool refine = true) const;
 };

@@ -35,6 +35,10 @@ struct JointFitOptions {
     double smoothing_fraction = 6.0;  ///< 1/N octave smoothing of the responses (N), for the cross terms
     double points_per_octave = 24.0;  ///< grid the sum is judged on
     double control_points_per_octave = 3.0;  ///< resolution of each zone's EQ curve
+    /// Weight, relative to the summed response, of each zone heard alone at the mics that judge
+    /// it: above 0 the fit also keeps each zone on the target by itself, as a listener near that
+    /// zone alone hears it; 0: the summed response only.
+    double zone_alone_weight = 0.0;
     std::size_t max_iterations = 30;
 };
 

@@ -15,8 +15,9 @@ struct ShrunkAverage {
 };
 
 /// Shrinks the average's deviation from the target point by point towards 0 by the factor
-/// A²/(A² + s²/n_eff), A being the average's deviation and s²/n_eff the squared standard error of
-/// the positions' mean deviation there (method and reasons in spatial_shrink.cpp). target must be
+/// A²/(A² + (σ² + C²)/n_eff), averaged over 1/3 octave. A is the average's deviation and σ² the
+/// positions' variance pooled with the spread their rooms predict. C is the part of A that the
+/// reverberation adds, from each mic's reverberant_field. Method and reasons: spatial_shrink.cpp. target must be
 /// on the average's grid; mics are the positions that formed the average (weight > 0). With fewer
 /// than two such positions the average is returned unchanged with every factor 1. Throws Error
 /// when target's grid differs from the average's or no point lies in the band.

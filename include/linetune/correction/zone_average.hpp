@@ -1,5 +1,6 @@
 #pragma once
 
+#include "linetune/analysis/room_metrics.hpp"
 #include "linetune/core/frequency_response.hpp"
 
 #include <span>
@@ -17,6 +18,10 @@ struct MicResponse {
     double peak_to_noise_db = 0;  ///< data quality of the impulse response (SignalQuality)
     std::vector<double> coherence;  ///< optional magnitude-squared coherence per response point, 0..1
     std::vector<std::string> flags;  ///< analysis flags: dead, clipped, not_impulse_response, truncated, ...
+    /// Octave bands of the position's impulse response (decay time, direct-to-reverberant ratio);
+    /// empty for a frequency-response export. Sets the seat-to-seat spread the room is expected
+    /// to add (spatial_shrink.cpp).
+    std::vector<analysis::ReverberantBand> reverberant_field;
 };
 
 /// Rule that combines the mics' responses into one.

@@ -34,8 +34,8 @@ struct SimulatedCaptureOptions {
 
 /// A CaptureStream over a simulated rig. Interface output k feeds the amplifier channel of the
 /// zone whose `output` is k, and that channel applies the shared amplifier state as it is at the
-/// start of the pass. The amplifier output passes a weak polynomial non-linearity, then every
-/// zone's transfer function to each microphone's input. The loopback output is wired to the
+/// start of the pass. The amplifier output passes a weak polynomial non-linearity (oversampled,
+/// so no harmonic aliases), then every zone's transfer function to each microphone's input. The loopback output is wired to the
 /// loopback input. Every input gets the hidden latency and seeded pink noise.
 class SimulatedCaptureStream final : public CaptureStream {
 public:

@@ -675,15 +675,24 @@ std::vector<Aes70Reply> Aes70Driver::call_batch_on_device(std::vector<Aes70Reque
 /// Fetches the Get replies of every mapped parameter of the channel in one batch, for the reads
 /// that follow. A failed or missing reply is kept and reported by the read of its parameter.
 void Aes70Driver::prefetch_channel(std::size_t channel) {
-    prefetched_.clear();
     const std::size_t band_count = std::min(profile_.limits.eq.max_bands, settings_.channels[channel - 1].bands.size());
     std::vector<ParameterId> ids;
-    std::vector<Aes70Request> requests;
     for (const auto& id : all_parameters(neutral_amplifier_state(1, band_count))) {
-        const ParameterId channel_id{channel, id.kind, id.band};
-        const Target target = target_of(channel_id);
+        ids.push_back({channel, id.kind, id.band});
+    }
+    prefetch(ids);
+}
+
+/// Fetches the Get replies of the parameters (those with an object) in one batch, for the reads
+/// that follow.
+void Aes70Driver::prefetch(const std::vector<ParameterId>& parameters) {
+    prefetched_.clear();
+    std::vector<ParameterId> ids;
+    std::vector<Aes70Request> requests;
+    for (const auto& id : parameters) {
+        const Target target = target_of(id);
         if (target.ono != 0) {
-            ids.push_back(channel_id);
+            ids.push_back(id);
             requests.push_back({target.ono, target.methods.get, 0, {}});
         }
     }
@@ -812,6 +821,19 @@ void Aes70Driver::write(const ParameterId& id, const ParameterValue& value) {
 }
 
 void Aes70Driver::write_band(std::size_t channel, std::size_t band, const EqBandState& state) {
+    if (!write_band_shape(channel, band, state)) {
+        write({channel, ParameterKind::band_freq_hz, band}, state.freq_hz);
+        write({channel, ParameterKind::band_type, band}, state.type);
+        write({channel, ParameterKind::band_q, band}, state.q);
+        write({channel, ParameterKind::band_gain_db, band}, state.gain_db);
+    }
+    write({channel, ParameterKind::band_enabled, band}, state.enabled);
+}
+
+bool Aes70Driver::write_band_shape(std::size_t channel, std::size_t band, const EqBandState& state) {
+    if (!offers_set_multiple_) {
+        return false;
+    }
     prefetched_.clear();
     last_call_was_read_ = false;
     const ParameterId shape_id{channel, ParameterKind::band_type, band};
@@ -833,15 +855,39 @@ void Aes70Driver::write_band(std::size_t channel, std::size_t band, const EqBand
     for (const auto& [property, bytes] : fields) {
         before.push_back(watch_->expect(target.ono, property, bytes));
     }
-    try {
-        (void)call(shape_id, target, set_multiple, 6, parameters.take());
-    } catch (const Error&) {
+    const auto restore_expectations = [&] {
         for (std::size_t i = 0; i < fields.size(); ++i) {
             watch_->restore(target.ono, fields[i].first, before[i]);
         }
-        throw;
+    };
+    try {
+        (void)call(shape_id, target, set_multiple, 6, parameters.take());
+    } catch (const Error& error) {
+        restore_expectations();
+        // A device without SetMultiple returns BadMethod or NotImplemented, which the response
+        // check reports as a configuration error; it has then changed nothing.
+        if (error.kind() != ErrorKind::configuration) {
+            throw;
+        }
+        offers_set_multiple_ = false;
+        if (options_.log) {
+            options_.log(description() + ": no OcaFilterParametric SetMultiple (" + error.what() +
+                         "); bands are set one field at a time");
+        }
+        return false;
     }
-    write({channel, ParameterKind::band_enabled, band}, state.enabled);
+    throw_on_foreign_change();
+    // The read-back of the four fields follows, so their Gets go now in one batch. As with the
+    // channel batch of read(), only while subscribed, because a change by another controller
+    // after the batch then still arrives as a notification and fails the read.
+    if (subscribed_) {
+        prefetch({{channel, ParameterKind::band_freq_hz, band},
+                  {channel, ParameterKind::band_type, band},
+                  {channel, ParameterKind::band_q, band},
+                  {channel, ParameterKind::band_gain_db, band}});
+        last_call_was_read_ = true;
+    }
+    return true;
 }
 
 }  // namespace linetune::control

@@ -39,6 +39,11 @@ constexpr std::chrono::milliseconds max_keep_alive_tick{100};
 // Each side drops the link after this many heartbeats without receiving anything.
 constexpr int heartbeats_before_close = 3;
 
+// Bytes a connection may have waiting to be written (responses, notifications, KeepAlives). 1 MiB
+// is hundreds of full object-tree responses; more means the controller stopped reading, and the
+// connection is closed instead of growing the queue further.
+constexpr std::size_t max_queued_bytes = 1u << 20;
+
 std::string url_of(std::uint16_t port) { return "ocp1.tcp://127.0.0.1:" + std::to_string(port); }
 
 }  // namespace
@@ -198,7 +203,13 @@ public:
         if (closed_) {
             return;
         }
+        if (queued_bytes_ + message.size() > max_queued_bytes) {
+            close("the controller stopped reading: " + std::to_string(queued_bytes_) +
+                  " bytes are waiting to be sent, the limit is " + std::to_string(max_queued_bytes));
+            return;
+        }
         last_sent_ = Clock::now();
+        queued_bytes_ += message.size();
         queue_.push_back(std::move(message));
         if (queue_.size() == 1) {
             write_next();
@@ -277,6 +288,7 @@ private:
                                   self->close("write failed: " + error.message());
                                   return;
                               }
+                              self->queued_bytes_ -= self->queue_.front().size();
                               self->queue_.pop_front();
                               if (!self->queue_.empty()) {
                                   self->write_next();
@@ -318,7 +330,8 @@ private:
     std::string peer_;
     std::array<std::uint8_t, read_chunk_bytes> chunk_{};
     std::vector<std::uint8_t> pending_;
-    std::deque<std::vector<std::uint8_t>> queue_;
+    std::deque<std::vector<std::uint8_t>> queue_;  ///< messages to write, the front one being written
+    std::size_t queued_bytes_ = 0;
     std::chrono::milliseconds heartbeat_{0};  ///< 0 until the controller sends a KeepAlive
     bool milliseconds_form_ = false;
     Clock::time_point last_received_;

@@ -166,6 +166,11 @@ Ocp1KeepAlive decode_keep_alive(Ocp1Reader& message, std::uint16_t pdu_count) {
         throw malformed("a KeepAlive payload is 2 bytes (seconds) or 4 bytes (milliseconds), not " +
                         std::to_string(message.remaining()));
     }
+    // The same range as encode_ocp1_keep_alive: with a heartbeat of 0, "drop the link after 3
+    // heartbeats of silence" would drop it at once.
+    if (keep_alive.heartbeat.count() == 0) {
+        throw malformed("a KeepAlive heartbeat of 0 is invalid; it is 1 s to 65535 s, or 1 ms to 4294967295 ms");
+    }
     return keep_alive;
 }
 

@@ -146,8 +146,11 @@ void OscDriver::write(const ParameterId& id, const ParameterValue& value) {
     } catch (const Error& error) {
         throw error.with_context(description());
     }
-    const OscMessage request{scheme_->address(id), {scheme_->encode_value(id, value)}};
-    (void)exchange(id, request, expected);
+    (void)exchange(id, set_message(id, value), expected);
+}
+
+OscMessage OscDriver::set_message(const ParameterId& id, const ParameterValue& value) const {
+    return {scheme_->address(id), {scheme_->encode_value(id, value)}};
 }
 
 std::string OscDriver::describe_refusal(const ParameterId& id, const OscMessage& request, const Reply& reply) const {

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <set>
@@ -31,7 +32,13 @@ using boost::asio::ip::udp;
 
 namespace {
 
-/// One controller's TCP connection to the virtual amplifier and its partly received packet.
+// Reply bytes a TCP connection may have waiting to be sent. A controller reads each reply before
+// it sends the next request, so its queue holds a few replies of under 1 KiB; 1 MiB waiting means
+// that it stopped reading, and the connection is closed instead of growing the queue further.
+constexpr std::size_t max_queued_reply_bytes = 1u << 20;
+
+/// One controller's TCP connection to the virtual amplifier: its partly received packet and the
+/// replies waiting to be written, the front one being written now.
 struct TcpConnection {
     TcpConnection(asio::io_context& io_context, OscStreamFraming framing, std::size_t max_packet_bytes)
         : socket(io_context), decoder(framing, max_packet_bytes), read_buffer(16384) {}
@@ -39,6 +46,8 @@ struct TcpConnection {
     tcp::socket socket;
     OscStreamDecoder decoder;
     std::vector<std::uint8_t> read_buffer;
+    std::deque<std::vector<std::uint8_t>> write_queue;
+    std::size_t queued_bytes = 0;
 };
 
 }  // namespace
@@ -203,28 +212,51 @@ private:
                     std::chrono::milliseconds delay) {
         auto frame = frame_osc_packet(reply, *settings_.framing);
         if (delay.count() <= 0) {
-            write_frame(frame, connection);
+            write_frame(std::move(frame), connection);
             return;
         }
         auto timer = std::make_shared<asio::steady_timer>(io_context_, delay);
-        timer->async_wait([this, timer, frame = std::move(frame), connection](const boost::system::error_code& error) {
+        timer->async_wait([this, timer, frame = std::move(frame), connection](const boost::system::error_code& error) mutable {
             if (!error) {
-                write_frame(frame, connection);
+                write_frame(std::move(frame), connection);
             }
         });
     }
 
-    void write_frame(const std::vector<std::uint8_t>& frame, const std::shared_ptr<TcpConnection>& connection) {
+    /// Queues a reply and starts writing it unless a write is under way, so that a controller
+    /// that stops reading never blocks the server thread, which serves every controller.
+    void write_frame(std::vector<std::uint8_t> frame, const std::shared_ptr<TcpConnection>& connection) {
         if (!connection->socket.is_open()) {
             return;
         }
-        // A blocking write on the server thread: replies are small and go to loopback, where the
-        // kernel buffer takes them at once unless the controller stops reading.
-        boost::system::error_code error;
-        asio::write(connection->socket, asio::buffer(frame), error);
-        if (error) {
-            drop(connection, "reply failed: " + error.message());
+        if (connection->queued_bytes + frame.size() > max_queued_reply_bytes) {
+            drop(connection, "the controller stopped reading: " + std::to_string(connection->queued_bytes) +
+                                 " reply bytes are waiting, the limit is " + std::to_string(max_queued_reply_bytes));
+            return;
         }
+        connection->queued_bytes += frame.size();
+        connection->write_queue.push_back(std::move(frame));
+        if (connection->write_queue.size() == 1) {
+            write_next(connection);
+        }
+    }
+
+    void write_next(const std::shared_ptr<TcpConnection>& connection) {
+        asio::async_write(connection->socket, asio::buffer(connection->write_queue.front()),
+                          [this, connection](const boost::system::error_code& error, std::size_t) {
+                              if (error == asio::error::operation_aborted || !connection->socket.is_open()) {
+                                  return;
+                              }
+                              if (error) {
+                                  drop(connection, "reply failed: " + error.message());
+                                  return;
+                              }
+                              connection->queued_bytes -= connection->write_queue.front().size();
+                              connection->write_queue.pop_front();
+                              if (!connection->write_queue.empty()) {
+                                  write_next(connection);
+                              }
+                          });
     }
 
     std::chrono::milliseconds faults_delay() {

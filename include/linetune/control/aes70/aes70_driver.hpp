@@ -76,8 +76,17 @@ public:
     bool subscribe(std::function<void(const ParameterId&, const ParameterValue&)> on_change) override;
 
     /// Sets a band's shape, frequency, Q and gain in one atomic OcaFilterParametric SetMultiple
-    /// (the device applies all four or none), then its Enabled flag. Throws like write().
+    /// (the device applies all four or none) and leaves its Enabled flag. Returns false, having
+    /// changed nothing, when the device returns BadMethod or NotImplemented, and from then on
+    /// without asking; the caller then sets the fields one by one. Throws like write() otherwise.
+    bool write_band_shape(std::size_t channel, std::size_t band, const EqBandState& state);
+
+    /// Sets a band's shape, frequency, Q and gain in one SetMultiple (four single Sets where the
+    /// device has no SetMultiple), then its Enabled flag. Throws like write().
     void write_band(std::size_t channel, std::size_t band, const EqBandState& state);
+
+    /// False once the device has returned BadMethod or NotImplemented for a SetMultiple.
+    [[nodiscard]] bool offers_set_multiple() const { return offers_set_multiple_; }
 
     /// The DeviceManager's model, manufacturer, version, serial number and device name.
     Aes70DeviceIdentity identity();
@@ -114,6 +123,7 @@ private:
     std::vector<Aes70Reply> call_batch_on_device(std::vector<Aes70Request> requests);
     Ocp1Response checked_response(const ParameterId& id, const Target& target, OcaMethodId method, Aes70Reply reply) const;
     void prefetch_channel(std::size_t channel);
+    void prefetch(const std::vector<ParameterId>& parameters);
     std::optional<Aes70Reply> take_prefetched(const ParameterId& id);
     void check_object_class(OcaONo ono, const std::vector<std::uint16_t>& class_prefix, std::string_view what,
                             const Aes70Reply& reply) const;
@@ -142,6 +152,7 @@ private:
     std::vector<std::pair<ParameterId, Aes70Reply>> prefetched_;
     std::chrono::steady_clock::time_point prefetched_at_{};
     bool last_call_was_read_ = false;
+    bool offers_set_multiple_ = true;
 };
 
 }  // namespace linetune::control

@@ -231,7 +231,8 @@ Ocp1Header decode_ocp1_header(std::span<const std::uint8_t> header);
 
 /// Decodes exactly one whole message. Throws Error (input) for anything malformed: a short or
 /// long buffer, a PDU whose size field disagrees with its content, too few or too many PDUs,
-/// invalid UTF-8, a KeepAlive payload other than 2 or 4 bytes, or an EV2 notification.
+/// invalid UTF-8, a KeepAlive payload other than 2 or 4 bytes or with a heartbeat of 0, or an EV2
+/// notification.
 Ocp1Message decode_ocp1_message(std::span<const std::uint8_t> message);
 
 /// One message of Command (response_required false) or CommandResponseRequired PDUs.

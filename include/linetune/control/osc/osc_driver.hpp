@@ -59,6 +59,10 @@ public:
     /// outside the profile's range.
     [[nodiscard]] ParameterValue held_value(const ParameterId& id, const ParameterValue& value) const override;
 
+    /// The message write() sends for the value, in the scheme's encoding (x32: the console's
+    /// normalised 0..1 float), for a dry run to show.
+    [[nodiscard]] OscMessage set_message(const ParameterId& id, const ParameterValue& value) const;
+
     /// The profile's settings with the options applied.
     [[nodiscard]] const OscControlSettings& settings() const { return settings_; }
 
