@@ -459,7 +459,7 @@ std::vector<ToneReading> play_test_tone(CaptureStream& stream, const PassPlan& p
             reading.predicted_peak_db_spl =
                 reading.predicted_peak_dbfs - sine_peak_to_rms_db - *mic.sensitivity_dbfs + calibrator_db_spl;
         }
-        // Without a noise floor a quiet tone cannot be told from noise, so routing is not judged.
+        // Without a noise floor a quiet tone cannot be distinguished from noise, so routing is not checked.
         reading.expected = mic_expects_zone(venue, mic, zone.name);
         reading.heard = noise_floor_dbfs.empty() || reading.peak_dbfs > noise_floor_dbfs[index] + options.routing_margin_db;
         any_expected = any_expected || reading.expected;

@@ -22,7 +22,7 @@ constexpr double max_shift_s = 0.1;
 // to about 0.3 (an estimate), and a silent mic's noise leaves it near 0 (±1/√bins).
 constexpr double min_drift_confidence = 0.1;
 
-// The SNR estimate is kept in this range so that JSON never holds an infinity: −60 dB is far
+// The SNR estimate is kept in this range so that the JSON never contains an infinity: −60 dB is far
 // below any usable band, and 200 dB above what a 32-bit float recording can hold (about 150 dB).
 constexpr double min_snr_db = -60.0;
 constexpr double max_snr_db = 200.0;

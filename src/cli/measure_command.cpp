@@ -61,7 +61,7 @@ struct MeasureArguments {
 
 /// True when standard output is a terminal that can redraw lines in place: TERM is set and not
 /// "dumb". Logs and pipes never get the live display.
-bool live_display_wanted() {
+bool live_display_enabled() {
     const char* term = std::getenv("TERM");
     return isatty(STDOUT_FILENO) != 0 && term != nullptr && *term != '\0' && std::string(term) != "dumb";
 }
@@ -402,7 +402,7 @@ int run_measure(const MeasureArguments& args) {
                   << format_significant(venue.audio_interface.sample_rate_hz) << " Hz" << std::endl;
         const StopOnSignal stop_on_signal(stream);
         std::unique_ptr<LiveLevels> live;
-        if (live_display_wanted()) {
+        if (live_display_enabled()) {
             live = std::make_unique<LiveLevels>(stream.meter(), metered_inputs(venue), venue.audio_interface.sample_rate_hz);
             options.progress = [print = options.progress, display = live.get()](const capture::MeasureProgress& progress) {
                 display->print([&] { print(progress); });

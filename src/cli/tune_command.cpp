@@ -99,8 +99,8 @@ void print_method(std::ostream& out, const ChosenFitter& chosen) {
         << ", configuration " << info.config_hash << '\n';
 }
 
-/// Reads what each zone's amplifier holds now, read-only. Throws Error (device, exit code 3) when
-/// an amplifier does not answer; nothing has been written then.
+/// Reads the current settings of each zone's amplifier, read-only. Throws Error (device, exit code 3) when
+/// an amplifier does not respond; nothing has been written then.
 control::DeviceSettingsReading read_settings_from_devices(const Venue& venue) {
     control::DriverSettings settings;
     settings.read_only = true;
@@ -178,7 +178,7 @@ void add_read_devices_option(CLI::App* command, TuneArguments& args) {
                       "(OSC or AES70; read only) and remove their effect before fitting, so the result is the new "
                       "absolute setting. Only the bands linetune owns (up to the amplifier's eq.max_bands) count; "
                       "other enabled bands, such as a vendor preset, are listed and left in. Exit code 3 when an "
-                      "amplifier does not answer")
+                      "amplifier does not respond")
         ->excludes(command->get_option("--applied"));
 }
 

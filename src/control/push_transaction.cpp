@@ -100,7 +100,7 @@ std::size_t band_shape_run(const std::vector<PlannedWrite>& writes, std::size_t 
 
 /// Sends a run of writes from band_shape_run and reads each back. Over AES70 a run of several
 /// fields goes as one atomic SetMultiple, its other fields taken from channel_state (what the
-/// channel holds before the run). Skipping the states between the fields keeps the safe order:
+/// channel contains before the run). Skipping the states between the fields keeps the safe order:
 /// the channel passes through fewer states, and each one it reaches was checked. Other drivers,
 /// and a device without SetMultiple, get the writes one by one in their planned order.
 /// channel_state is updated with the run.
@@ -443,7 +443,7 @@ PushReport execute_push(PreparedPush& push, const std::filesystem::path& journal
     }
     write_push_journal(journal_path, push.plan);
 
-    // What each channel holds as the writes go out (device, channel number), which fills the
+    // Values of each channel as the writes go out (device, channel number), which fills the
     // fields that an atomic band write does not change.
     std::vector<std::map<std::size_t, ChannelState>> channel_states(push.plan.devices.size());
     for (std::size_t d = 0; d < push.plan.devices.size(); ++d) {

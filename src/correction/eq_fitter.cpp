@@ -141,7 +141,7 @@ constexpr double min_swap_relative_decrease = 0.01;
 // takes fewer steps: given_start_iterations of Levenberg–Marquardt wherever the greedy fit takes
 // final_iterations, and at most two swap rounds, each trying only the weakest band. Measured on
 // the held-out problems of tools/bench_learned.cpp with the shipped model, where the classic fit
-// leaves 1.213 dB mean residual: 1 round of 2 trials left 1.230 dB at 1/6 of the classic fit's
+// leaves 1.213 dB mean residual. One round of 2 trials left 1.230 dB at 1/6 of the classic fit's
 // time, 2 rounds of 2 trials 1.172 dB at 1/4.4, and 2 rounds of 1 trial 1.197 dB at 1/8.
 constexpr int given_start_iterations = 30;
 constexpr int given_start_swap_rounds = 2;

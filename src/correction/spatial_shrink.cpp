@@ -150,7 +150,7 @@ double trigamma(double x) {
     return sum + inv + 0.5 * inv2 + inv * inv2 * (1.0 / 6.0 - inv2 * (1.0 / 30.0 - inv2 * (1.0 / 42.0 - inv2 / 30.0)));
 }
 
-/// Interpolates linearly over log frequency between octave values and holds the end values
+/// Interpolates linearly over log frequency between octave values and keeps the end values
 /// beyond them. points are (centre_hz, value) in ascending order and not empty.
 double interpolate_octaves(const std::vector<std::pair<double, double>>& points, double freq_hz) {
     if (freq_hz <= points.front().first) {

@@ -158,8 +158,8 @@ double bands_db(const std::vector<analysis::ParametricBand>& bands, double freq_
     return total;
 }
 
-/// Joint curves are linear in log frequency between their grid points; outside the grid the
-/// curve keeps its end value, which is 0 dB there, as the curve is 0 outside the zone's band.
+/// Returns a joint curve's value at freq_hz, linear in log frequency between its grid points.
+/// Outside the grid it keeps its end value, which is 0 dB because the curve is 0 outside the zone's band.
 double curve_at_db(const std::vector<double>& grid_hz, const std::vector<double>& curve_db, double freq_hz) {
     FrequencyResponse curve;
     curve.freq_hz = grid_hz;
@@ -199,7 +199,7 @@ double weighted_mean_rms_db(const std::vector<SummedResidual>& residuals) {
 
 /// Fits the zone's pushed bands: its own fit request with the joint curve added to the target.
 /// With a zero curve this is the zone's own fit again, so the joint fit only bends the target
-/// where the summed response gains from it; the fitter's level rule, boost cap and device limits
+/// where the summed response gains from it. The fitter's level rule, boost cap and device limits
 /// stay those of the zone's own fit.
 std::vector<analysis::ParametricBand> fit_with_joint_curve(const JointPushZone& zone, const JointFitResult& joint,
                                                            std::size_t zone_index) {

@@ -38,8 +38,8 @@ std::string zone_mic_context(const Zone& zone, const Microphone& mic) {
     return "zone '" + zone.name + "', microphone '" + mic.name + "'";
 }
 
-/// A zone's level at one mic: the median over the zone's band of response − target, in dB; NaN
-/// without points.
+/// Returns a zone's level at one mic: the median over the zone's band of response − target, in
+/// dB, or NaN without points. The median is taken:
 /// - Against the target, so that subs (30 to 120 Hz) and mains (60 Hz to 16 kHz) are compared on
 ///   the target curve, which a tilt raises at low frequencies, not as raw levels in different bands.
 /// - The median, not a power mean, so that a sub's port resonance or a room mode does not set the
@@ -666,8 +666,8 @@ constexpr double shared_band_fraction = 1.0 / 3.0;
 /// The bands that every zone of `hang` gets below the coupling frequency: one fit, on the mean in
 /// dB of the zones' responses, centred at or below that frequency. Below it the zones of a hang
 /// act as one source, and EQ that differs between them would bend the array's directivity.
-/// NOTE: the limits are those of the hang's first zone; a hang whose zones sit on amplifiers
-/// with different EQ limits gets bands within the first one's only.
+/// NOTE: the bands respect the EQ limits of the hang's first zone only. In a hang whose zones sit
+/// on amplifiers with different EQ limits, they may fall outside another zone's limits.
 std::vector<analysis::ParametricBand> shared_hang_bands(const Venue& venue, const std::vector<const ZoneWork*>& hang) {
     EqFitRequest request = hang.front()->request;
     for (const ZoneWork* work : hang) {

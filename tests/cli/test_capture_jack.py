@@ -258,9 +258,9 @@ class MeasureThroughJack(unittest.TestCase):
         self.assertEqual(repeats["count"], 2)
         self.assertEqual(repeats["aligned_by"], "loopback")
         rate_hz = recording["sample_rate_hz"]
-        # The virtual venue does not change between passes: every mic's drift stays within the
-        # arrival-time limit, and the SNR of the average in the 1 kHz third octave is far above 40 dB
-        # (the venue's noise is -90 dBFS, the sweep -12 dBFS).
+        # The virtual venue does not change between passes, so every mic's drift stays within the
+        # arrival-time limit. The SNR of the average in the 1 kHz third octave is far above 40 dB,
+        # because the venue's noise is -90 dBFS and the sweep -12 dBFS.
         band_1k = repeats["bands_hz"].index(1000.0)
         for mic in repeats["mics"]:
             with self.subTest(mic=mic["mic"]):

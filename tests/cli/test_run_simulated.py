@@ -138,10 +138,10 @@ class SimulatedJob(unittest.TestCase):
             with self.subTest(zone=zone["zone"]):
                 self.assertLessEqual(total_db.max(), MAX_TOTAL_BOOST_DB + 0.01)
 
-    def test_subs_end_at_their_level_offset_from_the_mains(self):
-        # After EQ and gain, each zone's median deviation from the target over its band is its
-        # level on the target curve; the subs must sit at their level_offset_db from the mains'
-        # mean there (the level decision once lowered them about 25 dB).
+    def test_subs_level_offset_from_mains(self):
+        # After EQ and gain, each zone's median deviation from the target over its band is its level
+        # on the target curve. The subs must sit at their level_offset_db from the mains' mean there.
+        # An earlier level rule lowered them about 25 dB.
         venue = json.load(open(os.path.join(self.session, "venue.json")))
         target = venue["target"]
         corrections = json.load(open(os.path.join(self.session, "corrections.json")))

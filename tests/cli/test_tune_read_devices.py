@@ -8,7 +8,7 @@ eq.max_bands. The measurements are
 the warehouse recordings filtered here (Audio EQ Cookbook biquads with scipy, not the program's
 filter code) by the owned part of that setting, as if they had been measured through it. The vendor
 band counts as part of the original recordings, because it stays on the device. Tuning those
-measurements with --read-devices must give the first tuning back. An amplifier that does not answer
+measurements with --read-devices must give the first tuning back. An amplifier that does not respond
 gives exit code 3 and no corrections file. Every virtual amplifier is stopped by its process id."""
 
 import json
@@ -127,7 +127,7 @@ class ReadDevicesCase:
 
     @classmethod
     def measurements_through(cls, held, measurements):
-        """Filter each recording by the owned bands and the gain the amplifier holds."""
+        """Filter each recording by the owned bands and the gain set on the amplifier."""
         filtered = {}
         for mic, entry in measurements.items():
             rate_hz, samples = read_channel_1(entry.partition("#")[0])

@@ -18,8 +18,9 @@ def virtual_amp_exe():
 
 
 class VirtualAmp:
-    """tools/virtual_amp writing its state to FOLDER/amp-state.json and its log to FOLDER/amp.log;
-    the options go to the program as they are (profile, protocol, initial state, faults)."""
+    """A running tools/virtual_amp that writes its state to FOLDER/amp-state.json and its log to
+    FOLDER/amp.log. The options are passed to the program unchanged (profile, protocol, initial
+    state, faults)."""
 
     def __init__(self, folder, *options):
         self.state_file = os.path.join(folder, "amp-state.json")
@@ -32,14 +33,16 @@ class VirtualAmp:
             line = self.process.stdout.readline().strip() if selector.select(START_TIMEOUT_S) else ""
         if not line.startswith("port "):
             self.stop()
-            raise AssertionError(f"virtual_amp printed {line!r} instead of 'port N'; log: {self.log_text()}")
+            raise AssertionError(f"virtual_amp did not start: expected 'port N' on its output, got {line!r}; "
+                                 f"log: {self.log_text()}")
         self.port = int(line.split()[1])
 
     def state(self):
-        """The channels as the amplifier last saved them."""
+        """Return the channels as the amplifier last saved them."""
         return load_json(self.state_file)["channels"]
 
     def log_text(self):
+        """Return the amplifier's log so far."""
         self.log.flush()
         with open(self.log_path, encoding="utf-8") as handle:
             return handle.read()

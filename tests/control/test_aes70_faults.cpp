@@ -3,8 +3,8 @@
 // with ParameterOutOfRange, swallows it (a timeout), or lets a second controller change a value
 // on the device first. After every push each channel must hold exactly its old or its new state,
 // and the push report must say which. The seed is printed; LINETUNE_FAULT_SEED replays one run.
-// The same proxy stands in for a device without OcaFilterParametric SetMultiple, to check that a
-// push then falls back to single Sets.
+// The same proxy also plays a device without OcaFilterParametric SetMultiple, to check that a push
+// then falls back to single Sets.
 
 #include "test_aes70_support.hpp"
 #include "test_push_support.hpp"
@@ -58,14 +58,14 @@ const char* fault_name(Fault fault) {
     return "?";
 }
 
-// OCP.1 status codes the proxy answers with.
+// OCP.1 status codes the proxy returns.
 constexpr std::uint8_t status_parameter_out_of_range = 7;
 constexpr std::uint8_t status_not_implemented = 8;
 
 /// A TCP proxy on an ephemeral loopback port in front of the device. It relays whole OCP.1
 /// messages from controller to device and counts their CommandResponseRequired PDUs; when armed,
 /// it injects one fault at the chosen command. Device-to-controller bytes are relayed unchanged.
-/// It counts SetMultiple commands and, when told to, answers them with NotImplemented.
+/// It counts SetMultiple commands and, after reject_set_multiple(), replies to them with NotImplemented.
 class FaultProxy {
 public:
     explicit FaultProxy(std::uint16_t device_port) : device_port_(device_port) {
@@ -110,10 +110,10 @@ public:
         return fired_;
     }
 
-    /// Answers every SetMultiple with NotImplemented, like a device without it.
+    /// Makes the proxy reply NotImplemented to every SetMultiple, like a device without it.
     void reject_set_multiple() { reject_set_multiple_ = true; }
 
-    /// SetMultiple commands seen, passed on or answered.
+    /// Returns the number of SetMultiple commands seen, whether relayed or rejected.
     [[nodiscard]] std::size_t set_multiple_count() const { return set_multiple_count_.load(); }
 
 private:
@@ -482,7 +482,7 @@ TEST_SUITE("AES70 fault injection") {
         INFO(format_push_report(report));
         REQUIRE(report.devices.size() == 1);
         CHECK(report.devices[0].outcome == DeviceOutcome::verified);
-        // The driver asks once, is told NotImplemented, and sends single Sets from then on.
+        // The driver sends one SetMultiple, receives NotImplemented, and sends single Sets from then on.
         CHECK(proxy.set_multiple_count() == 1);
         Aes70Driver checker(mini_device_amplifier(device.port()), {});
         checker.connect();

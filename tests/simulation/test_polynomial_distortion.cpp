@@ -57,7 +57,7 @@ TEST_SUITE("polynomial distortion") {
         const double harmonic3_amplitude = cubic_only.a3 * std::pow(amplitude, 3.0) / 4.0;
         const std::vector<float> input = tone(10000.0, amplitude, tone_frames);
 
-        // The measurement sees the alias when the polynomial runs at 48 kHz.
+        // The measurement finds the alias when the polynomial runs at 48 kHz.
         std::vector<float> at_base_rate(input.size());
         std::transform(input.begin(), input.end(), at_base_rate.begin(), [&](float x) {
             const double v = x;

@@ -64,7 +64,7 @@ struct MeasureOptions {
     /// second averages the noise of a hall (its slowest common component, 50 Hz hum, over 12 periods).
     double noise_floor_s = 0.0;
     /// The last part of each mic's recording whose level is compared with the noise floor.
-    /// 0.1 s is short against any tail (0.05 s at least, then the tail's half is used) yet holds
+    /// 0.1 s is short against any tail (0.05 s at least, then the tail's half is used) yet contains
     /// 4800 samples at 48 kHz, so the RMS of steady noise varies by about 0.1 dB.
     double decay_window_s = 0.1;
     /// A tail end this far above the noise floor is a decay still going on: 3 dB means that the

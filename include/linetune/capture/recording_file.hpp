@@ -61,7 +61,7 @@ struct RepeatMicSummary {
     std::vector<double> coherence;  ///< per band: repeat-to-repeat coherence, 1/N (noise) to 1 (identical)
 };
 
-/// How the repeats of a pass were aligned and averaged, and what they tell about its noise.
+/// Alignment and averaging of a pass's repeats, and the noise figures they give.
 struct RepeatSummary {
     std::size_t count = 1;
     std::string aligned_by;             ///< "loopback" or "mic 'NAME'" (the loudest mic, without a loopback)
@@ -93,9 +93,9 @@ struct RecordingMetadata {
     std::string recorded_utc;   ///< end of the pass, ISO 8601 ("2025-06-01T20:15:03Z")
     std::string software;       ///< "linetune 0.1.0"
     std::optional<MultiSweepPlacement> multi_sweep;  ///< set for a zone of a multiple-sweep pass
-    /// "absolute" (timed by the loopback), "relative" (no loopback: zones share the stream's
-    /// constant latency) or "invalid" (no loopback, and the stream had an xrun or was restarted
-    /// before or during this pass, so its latency may differ from the other zones').
+    /// Time base: "absolute" (timed by the loopback), "relative" (no loopback, so zones share the
+    /// stream's constant latency) or "invalid". Invalid means no loopback and an xrun or stream
+    /// restart before or during this pass, so its latency may differ from the other zones'.
     std::string timing = "absolute";
     std::optional<RepeatSummary> repeats;  ///< set when the pass was played several times and averaged
 };

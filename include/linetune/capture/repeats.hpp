@@ -10,7 +10,7 @@
 
 namespace linetune::capture {
 
-/// Repeats of one pass aligned on the first and averaged, with what their spread tells.
+/// Repeats of one pass aligned on the first and averaged, with the noise figures from their spread.
 struct AveragedRepeats {
     MultichannelSignal average;  ///< same channels and length as each repeat
     RepeatSummary summary;
@@ -27,7 +27,7 @@ struct AveragedRepeats {
 ///
 /// SNR per third-octave band, from the aligned spectra X_k of the N repeats (X̄ their mean):
 /// noise power of one repeat σ² = Σ_bins Σ_k |X_k − X̄|² / (N − 1), and of the average σ²/N;
-/// signal power S = Σ_bins |X̄|² − σ²/N (the mean still holds σ²/N of noise). SNR = S / (σ²/N),
+/// signal power S = Σ_bins |X̄|² − σ²/N (the mean still contains σ²/N of noise). SNR = S / (σ²/N),
 /// kept between −60 and 200 dB. Repeat-to-repeat coherence γ² = Σ_bins |Σ_k X_k|² /
 /// (N·Σ_bins Σ_k |X_k|²): 1 when the repeats are identical, 1/N for noise alone (the
 /// magnitude-squared coherence of synchronous averaging).

@@ -14,7 +14,7 @@ struct DriverSettings {
     std::optional<std::chrono::milliseconds> reply_timeout;  ///< wait for one reply before sending again
     std::optional<std::size_t> retries;                      ///< sends after the first before giving up
     /// Only reads: over AES70 neither subscribes to changes nor locks objects, so that other
-    /// controllers are never blocked by a look.
+    /// controllers are never blocked by a read.
     bool read_only = false;
 };
 

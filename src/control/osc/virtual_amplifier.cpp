@@ -33,7 +33,7 @@ using boost::asio::ip::udp;
 namespace {
 
 // Reply bytes a TCP connection may have waiting to be sent. A controller reads each reply before
-// it sends the next request, so its queue holds a few replies of under 1 KiB; 1 MiB waiting means
+// it sends the next request, so its queue contains a few replies of under 1 KiB; 1 MiB waiting means
 // that it stopped reading, and the connection is closed instead of growing the queue further.
 constexpr std::size_t max_queued_reply_bytes = 1u << 20;
 

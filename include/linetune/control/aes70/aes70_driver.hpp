@@ -77,8 +77,8 @@ public:
 
     /// Sets a band's shape, frequency, Q and gain in one atomic OcaFilterParametric SetMultiple
     /// (the device applies all four or none) and leaves its Enabled flag. Returns false, having
-    /// changed nothing, when the device returns BadMethod or NotImplemented, and from then on
-    /// without asking; the caller then sets the fields one by one. Throws like write() otherwise.
+    /// changed nothing, when the device returns BadMethod or NotImplemented. After that it returns
+    /// false without sending, and the caller sets the fields one by one. Throws like write() otherwise.
     bool write_band_shape(std::size_t channel, std::size_t band, const EqBandState& state);
 
     /// Sets a band's shape, frequency, Q and gain in one SetMultiple (four single Sets where the
