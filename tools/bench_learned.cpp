@@ -2,7 +2,7 @@
 // held-out seed (never trained on) and the named real evaluation responses. The methods are
 // classic, heuristic initial bands + the same refinement, learned only, and learned + refinement.
 // For each it prints the mean and 95th-percentile residual RMS over the correctable points (dB,
-// the fitter's own figure), the largest boost of any EQ, and the time per zone. Targets: learned + refinement's
+// the fitter's own figure), the largest boost of any EQ, and the CPU and wall time per zone. Targets: learned + refinement's
 // mean residual at most classic's and at most heuristic + refinement's, at no more than 1/5 of
 // classic's time; learned-only inference at most 1 ms per zone. Returns 1 when a target is missed.
 
@@ -118,6 +118,7 @@ struct MethodFigures {
     std::vector<double> residual_db;
     double max_boost_db = 0.0;
     double total_ms = 0.0;
+    double total_cpu_ms = 0.0;
 
     [[nodiscard]] double mean_db() const {
         return std::accumulate(residual_db.begin(), residual_db.end(), 0.0) / static_cast<double>(residual_db.size());
@@ -128,14 +129,17 @@ struct MethodFigures {
         return sorted[static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(sorted.size()))) - 1];
     }
     [[nodiscard]] double ms_per_zone() const { return total_ms / static_cast<double>(residual_db.size()); }
+    [[nodiscard]] double cpu_ms_per_zone() const { return total_cpu_ms / static_cast<double>(residual_db.size()); }
 };
 
 MethodFigures run_method(const std::string& name, const std::vector<linetune::tools::NamedRequest>& problems,
                          const std::function<EqFitResult(const EqFitRequest&)>& fit) {
-    MethodFigures figures{name, {}, 0.0, 0.0};
+    MethodFigures figures{name, {}, 0.0, 0.0, 0.0};
     for (const auto& problem : problems) {
         const auto start = std::chrono::steady_clock::now();
+        const std::clock_t cpu_start = std::clock();
         const auto result = fit(problem.request);
+        figures.total_cpu_ms += 1000.0 * static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
         figures.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         figures.residual_db.push_back(result.rms_after_db);
         figures.max_boost_db = std::max(figures.max_boost_db, max_boost_db(result, problem.request));
@@ -145,10 +149,11 @@ MethodFigures run_method(const std::string& name, const std::vector<linetune::to
 
 void print_figures(const char* title, const std::vector<MethodFigures>& methods) {
     std::printf("%s (%zu zones)\n", title, methods.front().residual_db.size());
-    std::printf("  %-28s %10s %10s %10s %12s\n", "method", "mean dB", "p95 dB", "max boost", "ms per zone");
+    std::printf("  %-28s %10s %10s %10s %12s %12s\n", "method", "mean dB", "p95 dB", "max boost", "CPU ms/zone",
+                "wall ms/zone");
     for (const auto& m : methods) {
-        std::printf("  %-28s %10.3f %10.3f %10.2f %12.3f\n", m.name.c_str(), m.mean_db(), m.percentile_95_db(),
-                    m.max_boost_db, m.ms_per_zone());
+        std::printf("  %-28s %10.3f %10.3f %10.2f %12.3f %12.3f\n", m.name.c_str(), m.mean_db(), m.percentile_95_db(),
+                    m.max_boost_db, m.cpu_ms_per_zone(), m.ms_per_zone());
     }
 }
 
@@ -261,6 +266,7 @@ int run(const std::string& shared_data_dir, bool diagnosis) {
         merged.residual_db.insert(merged.residual_db.end(), more.residual_db.begin(), more.residual_db.end());
         merged.max_boost_db = std::max(merged.max_boost_db, more.max_boost_db);
         merged.total_ms += more.total_ms;
+        merged.total_cpu_ms += more.total_cpu_ms;
     }
     print_figures("held-out simulated rigs", synthetic_figures);
     print_figures("named real evaluation responses", real_figures);
@@ -272,14 +278,16 @@ int run(const std::string& shared_data_dir, bool diagnosis) {
     const auto& learned = all_figures[3];
     const bool beats_classic = learned.mean_db() <= classic.mean_db();
     const bool beats_heuristic = learned.mean_db() <= heuristic.mean_db();
-    const bool fast = learned.ms_per_zone() <= classic.ms_per_zone() / 5.0;
+    // Like the inference, the time target is judged on CPU time: the wall time of a method also
+    // counts its waits for a core, which another job on the machine decides.
+    const bool fast = learned.cpu_ms_per_zone() <= classic.cpu_ms_per_zone() / 5.0;
     const bool inference_fast = inference_cpu_ms <= 1.0;
     std::printf("target: learned + refinement mean %.3f dB <= classic %.3f dB: %s\n", learned.mean_db(),
                 classic.mean_db(), beats_classic ? "met" : "MISSED");
     std::printf("target: learned + refinement mean %.3f dB <= heuristic + refinement %.3f dB: %s\n", learned.mean_db(),
                 heuristic.mean_db(), beats_heuristic ? "met" : "MISSED");
-    std::printf("target: learned + refinement %.3f ms <= 1/5 of classic %.3f ms: %s\n", learned.ms_per_zone(),
-                classic.ms_per_zone(), fast ? "met" : "MISSED");
+    std::printf("target: learned + refinement %.3f ms CPU time <= 1/5 of classic %.3f ms: %s\n",
+                learned.cpu_ms_per_zone(), classic.cpu_ms_per_zone(), fast ? "met" : "MISSED");
     std::printf("target: learned-only inference %.3f ms CPU time <= 1 ms per zone: %s\n", inference_cpu_ms,
                 inference_fast ? "met" : "MISSED");
     return beats_classic && beats_heuristic && fast && inference_fast ? 0 : 1;

@@ -17,9 +17,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <numeric>
 #include <random>
 
@@ -31,14 +34,14 @@ using linetune::tools::NamedRequest;
 struct TrainArguments {
     std::string out_path;
     std::string shared_data_dir;
-    int rigs = 60;
+    int rigs = 40;
     int validation_rigs = 6;
-    int variants = 3;
-    int real_variants = 30;
-    int epochs = 150;
-    double max_minutes = 25.0;
+    int variants = 2;
+    int real_variants = 20;
+    int epochs = 50;
+    double max_minutes = 30.0;
     int threads = 2;
-    int batch_size = 128;
+    int batch_size = 64;
     double learning_rate = 1e-3;
 };
 
@@ -69,7 +72,29 @@ std::pair<double, double> evaluate(linetune::learned::BandNetwork& network, cons
     return {loss.total.item<double>(), loss.residual_rms_db.mean().item<double>()};
 }
 
+/// Throws Error (configuration) when the model file cannot be written, before any training time is spent.
+void check_output_path(const std::filesystem::path& path) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+        throw linetune::Error("--out '" + path.string() + "' is a folder; give a file name such as " +
+                                  (path / "learned-eq-model.bin").string(),
+                              linetune::ErrorKind::configuration);
+    }
+    const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    if (!std::filesystem::is_directory(folder, error)) {
+        throw linetune::Error("--out '" + path.string() + "': folder '" + folder.string() +
+                                  "' not found; create it first",
+                              linetune::ErrorKind::configuration);
+    }
+    if (access(folder.c_str(), W_OK) != 0) {
+        throw linetune::Error("--out '" + path.string() + "': folder '" + folder.string() +
+                                  "' is not writable; choose another folder",
+                              linetune::ErrorKind::configuration);
+    }
+}
+
 int train(const TrainArguments& args) {
+    check_output_path(args.out_path);
     const auto start = std::chrono::steady_clock::now();
     torch::set_num_threads(args.threads);
     torch::manual_seed(linetune::tools::training_seed);
@@ -90,6 +115,10 @@ int train(const TrainArguments& args) {
     const auto validation = linetune::tools::generate_requests(validation_options);
     const double data_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("data: %zu training and %zu validation problems in %.1f s\n", training.size(), validation.size(), data_s);
+    if (training.empty()) {
+        throw linetune::Error("no training problems: give --rigs and --variants, or --real-variants, above 0",
+                              linetune::ErrorKind::configuration);
+    }
 
     const auto train_set = to_tensors(training);
     const auto validation_set = to_tensors(validation);
@@ -111,12 +140,11 @@ int train(const TrainArguments& args) {
     }
 
     int epoch = 0;
+    bool stopped_by_time_limit = false;
     for (epoch = 1; epoch <= args.epochs; ++epoch) {
-        // The learning rate halves at half and at three quarters of the run. The run's progress is
-        // the larger of the epochs done and the time spent, each as a fraction of its limit, so
-        // that a run stopped by --max-minutes on a busy machine still lowers its rate.
-        const double minutes_so_far = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60.0;
-        const double progress = std::max(static_cast<double>(epoch - 1) / args.epochs, minutes_so_far / args.max_minutes);
+        // The learning rate halves at half and again at three quarters of the epochs. It follows
+        // the epoch count only, never the clock, so a re-run makes the same steps on any machine.
+        const double progress = static_cast<double>(epoch - 1) / args.epochs;
         const double rate = args.learning_rate * (progress >= 0.5 ? 0.5 : 1.0) * (progress >= 0.75 ? 0.5 : 1.0);
         for (auto& group : optimiser.param_groups()) {
             static_cast<torch::optim::AdamOptions&>(group.options()).lr(rate);
@@ -145,12 +173,15 @@ int train(const TrainArguments& args) {
             }
         }
         const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60.0;
-        if (epoch % 10 == 0 || epoch == 1) {
+        if (epoch % 10 == 0 || epoch == 1 || epoch == args.epochs) {
             std::printf("epoch %d: validation loss %.3f, residual %.3f dB (%.1f min)\n", epoch, loss, residual_db, minutes);
             std::fflush(stdout);
         }
-        if (minutes > args.max_minutes) {
-            std::printf("stopped after epoch %d: the time limit of %.1f min is reached\n", epoch, args.max_minutes);
+        if (minutes > args.max_minutes && epoch < args.epochs) {
+            std::printf("warning: stopped after epoch %d of %d because the time limit of %.3g min is reached; "
+                        "this model is not reproducible, run again on a less loaded machine or raise --max-minutes\n",
+                        epoch, args.epochs, args.max_minutes);
+            stopped_by_time_limit = true;
             break;
         }
     }
@@ -161,6 +192,12 @@ int train(const TrainArguments& args) {
         for (std::size_t i = 0; i < parameters.size(); ++i) {
             parameters[i].copy_(best_weights[i]);
         }
+    }
+    if (best_epoch == 0) {
+        std::printf("warning: no epoch scored a validation loss below the untrained network's %.3f, so the file holds "
+                    "the untrained weights; do not ship it. Train longer (--epochs) or on more data (--rigs, "
+                    "--variants)\n",
+                    untrained.first);
     }
     const double training_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     nlohmann::json metadata;
@@ -174,7 +211,9 @@ int train(const TrainArguments& args) {
         {"training_problems", training.size()},
         {"validation_problems", validation.size()},
         {"real_training_files", linetune::tools::real_training_files()},
+        {"epochs", args.epochs},
         {"epochs_run", std::min(epoch, args.epochs)},
+        {"stopped_by_time_limit", stopped_by_time_limit},
         {"best_epoch", best_epoch},
         {"batch_size", args.batch_size},
         {"learning_rate", args.learning_rate},
@@ -197,14 +236,33 @@ int main(int argc, char** argv) {
     app.add_option("--out", args.out_path, "Model file to write (calibration/learned-eq-model.bin)")->required();
     app.add_option("--shared-data", args.shared_data_dir, "Folder holding ir/ and responses/ (the real training responses)")
         ->required();
-    app.add_option("--rigs", args.rigs, "Randomised training rigs (6 zones × 6 microphones each)")->capture_default_str();
-    app.add_option("--variants", args.variants, "Random problems per simulated response")->capture_default_str();
-    app.add_option("--real-variants", args.real_variants, "Random problems per real response")->capture_default_str();
-    app.add_option("--epochs", args.epochs, "Passes over the training problems")->capture_default_str();
-    app.add_option("--max-minutes", args.max_minutes, "Stop after the epoch that passes this wall time")->capture_default_str();
-    app.add_option("--threads", args.threads, "CPU threads for libtorch")->capture_default_str();
-    app.add_option("--batch-size", args.batch_size, "Problems per optimiser step")->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+    app.add_option("--rigs", args.rigs, "Randomised training rigs (6 zones × 6 microphones each)")
+        ->check(CLI::Range(0, 10000))
+        ->capture_default_str();
+    app.add_option("--variants", args.variants, "Random problems per simulated response")
+        ->check(CLI::Range(0, 100))
+        ->capture_default_str();
+    app.add_option("--real-variants", args.real_variants, "Random problems per real response")
+        ->check(CLI::Range(0, 1000))
+        ->capture_default_str();
+    app.add_option("--epochs", args.epochs, "Passes over the training problems")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    app.add_option("--max-minutes", args.max_minutes,
+                   "Guard: stop after the epoch that passes this wall time (the model is then not reproducible)")
+        ->check(CLI::Range(0.01, 100000.0))
+        ->capture_default_str();
+    app.add_option("--threads", args.threads, "CPU threads for libtorch")->check(CLI::Range(1, 256))->capture_default_str();
+    app.add_option("--batch-size", args.batch_size, "Problems per optimiser step")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& failure) {
+        // Usage errors exit with 2, as linetune's own commands do.
+        const int code = app.exit(failure);
+        return code == 0 ? 0 : 2;
+    }
     try {
         return train(args);
     } catch (const linetune::Error& failure) {

@@ -4,12 +4,15 @@
 // (linetune:out_K) and convolves each zone's output with the built-in rig's transfer function to
 // every microphone. The loopback output goes straight to the loopback input, and the sums feed
 // PortAudio's input ports (linetune:in_K). On the way it adds a latency hidden from the software
-// (whole and fractional samples), a weak non-linearity and noise.
+// (whole and fractional samples), a weak non-linearity per zone amplifier and noise. The
+// non-linearity is computed at twice the sample rate, so its harmonics above the Nyquist
+// frequency are filtered out instead of aliasing back into the band.
 // It prints "ready" once its ports are active on the server; it rewires PortAudio's ports from
 // system: to itself whenever they appear, so several runs of linetune can follow one another.
 // For fault tests it can overload one input, as a preamp gain set far too high would, clipping it
-// at full scale. It can record what the interface's outputs played, to check a fade-out. On
-// SIGUSR1 it stalls its process callback for longer than one period, which makes the server xrun.
+// at full scale. It can record what the interface's outputs played, to check a fade-out. It can
+// add a calibrator's steady sine to one input, to test mic calibration. On SIGUSR1 it stalls its
+// process callback for longer than one period, which makes the server xrun.
 
 #include "linetune/analysis/fft.hpp"
 #include "linetune/core/error.hpp"
@@ -19,6 +22,7 @@
 #include "linetune/io/venue_file.hpp"
 #include "linetune/io/wav_writer.hpp"
 #include "linetune/simulation/builtin_rig.hpp"
+#include "linetune/simulation/polynomial_distortion.hpp"
 #include "linetune/simulation/transfer_functions.hpp"
 
 #include <CLI/CLI.hpp>
@@ -35,6 +39,7 @@
 #include <iostream>
 #include <memory>
 #include <numbers>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +59,8 @@ struct Arguments {
     double noise_dbfs = -90.0;
     double harmonic2_db = -50.0;
     double harmonic3_db = -56.0;
+    /// {output, input}: the input hears the amplifier of the zone on that output without the room; empty: none
+    std::vector<std::size_t> amplifier_monitor;
     double room_tail_s = 0.25;
     std::string ground_truth_dir;
     bool print_builtin_venue = false;
@@ -61,6 +68,9 @@ struct Arguments {
     double overload_after_s = 0.0;    ///< the overload starts this long after a zone output first plays
     std::string record_outputs_path;  ///< WAV of the interface's outputs, written on exit; empty: none
     double record_outputs_s = 30.0;
+    std::size_t calibrator_input = 0;  ///< 1-based input that also hears a calibrator's sine; 0: none
+    double calibrator_rms_dbfs = -20.0;
+    double calibrator_hz = 1000.0;
 };
 
 // Gain of an overloaded input: 60 dB lifts a mic at a sweep's usual −40 dBFS far past full scale.
@@ -73,6 +83,12 @@ constexpr double stall_periods = 1.5;
 // taps is flat within 0.01 dB up to about 20 kHz at 48 kHz (its transition band is about
 // 5.5·fs/64 wide, centred on Nyquist) and its stop-band leakage is near −74 dB.
 constexpr std::size_t latency_kernel_half_length = 32;
+
+// Share of a zone path's energy that may lie in the samples cut off its start to take off the
+// oversampled non-linearity's delay (advance_path): −100 dB, far under the −40 dB error allowed
+// between measured and true impulse responses. The cut part is normally exactly zero, because
+// sound needs its travel time and the hidden latency to arrive.
+constexpr double path_cut_energy = 1e-10;
 
 /// Windowed-sinc fractional delay: h[n] = sinc(n − D)·w(n − D) for |n − D| < half length, with
 /// the Blackman window w(x) = 0.42 + 0.5·cos(2πx/K) + 0.08·cos(4πx/K), K = 2·half length. The
@@ -133,8 +149,8 @@ struct Engine {
     std::vector<jack_port_t*> from_outputs;  ///< receive interface output k
     std::vector<jack_port_t*> to_inputs;     ///< feed interface input k
     std::vector<bool> nonlinear;             ///< per interface output: a zone (true) or the loopback cable
-    float harmonic2 = 0.0f;                  ///< a2 of y = x + a2·x² + a3·x³
-    float harmonic3 = 0.0f;
+    /// Per interface output that feeds a zone: its amplifier's y = x + a2·x² + a3·x³, oversampled.
+    std::vector<std::optional<simulation::OversampledPolynomial>> amplifiers;
     std::vector<InputPath> inputs;
     std::size_t partition_count = 0;
 
@@ -158,6 +174,11 @@ struct Engine {
     std::atomic<std::size_t> recorded_frames{0};
     std::chrono::nanoseconds stall_time{0};  ///< how long a requested stall sleeps
     std::atomic<std::size_t> stalls{0};      ///< stalls done
+
+    std::size_t calibrator_input = 0;    ///< 1-based; 0: none
+    double calibrator_amplitude = 0.0;   ///< peak of the sine: √2 times its RMS
+    double calibrator_step_rad = 0.0;    ///< phase advance per sample, 2π·f / fs
+    double calibrator_phase_rad = 0.0;   ///< callback-owned
 };
 
 std::atomic<bool> stall_requested{false};
@@ -215,6 +236,18 @@ void overload(Engine& engine, std::size_t frame_count) noexcept {
     }
 }
 
+/// Adds a calibrator's steady sine to one input, as if a calibrator sat on that mic.
+void add_calibrator(Engine& engine, std::size_t frame_count) noexcept {
+    if (engine.calibrator_input == 0) {
+        return;
+    }
+    auto* out = static_cast<float*>(jack_port_get_buffer(engine.to_inputs[engine.calibrator_input - 1], frame_count));
+    for (std::size_t n = 0; n < frame_count; ++n) {
+        out[n] += static_cast<float>(engine.calibrator_amplitude * std::sin(engine.calibrator_phase_rad));
+        engine.calibrator_phase_rad = std::fmod(engine.calibrator_phase_rad + engine.calibrator_step_rad, 2.0 * std::numbers::pi);
+    }
+}
+
 int process(jack_nframes_t frame_count, void* user_data) noexcept {
     auto& engine = *static_cast<Engine*>(user_data);
     const std::size_t block = engine.block;
@@ -243,9 +276,11 @@ int process(jack_nframes_t frame_count, void* user_data) noexcept {
         const auto* in = static_cast<const float*>(jack_port_get_buffer(engine.from_outputs[k], frame_count));
         auto& history = engine.history[k];
         std::copy(history.begin() + static_cast<std::ptrdiff_t>(block), history.end(), history.begin());
-        for (std::size_t n = 0; n < block; ++n) {
-            const float x = in[n];
-            history[block + n] = engine.nonlinear[k] ? x + engine.harmonic2 * x * x + engine.harmonic3 * x * x * x : x;
+        const std::span<float> newest(history.data() + block, block);
+        if (engine.amplifiers[k]) {
+            engine.amplifiers[k]->process({in, block}, newest);
+        } else {
+            std::copy(in, in + block, newest.begin());
         }
         if (engine.spectra[k].empty()) {
             continue;
@@ -290,6 +325,7 @@ int process(jack_nframes_t frame_count, void* user_data) noexcept {
             out[n] += path.noise_rms * next_noise(engine.noise_state);
         }
     }
+    add_calibrator(engine, frame_count);
     overload(engine, frame_count);
     engine.ring_position = (slot + 1) % engine.partition_count;
     return 0;
@@ -413,12 +449,67 @@ void wire_interface(jack_client_t* client, const Engine& engine, const std::stri
     }
 }
 
+/// Returns a zone path's FIR started advance_samples earlier, because the zone amplifier's
+/// oversampling filters delay its output by that much. The samples cut must carry no sound
+/// (under path_cut_energy of the FIR's energy). Otherwise it throws a configuration Error that
+/// names how much more hidden latency the path needs.
+std::vector<float> advance_path(const std::vector<float>& fir, std::size_t advance_samples, const std::string& zone,
+                                const std::string& mic) {
+    double total = 0.0;
+    for (const float x : fir) {
+        total += static_cast<double>(x) * x;
+    }
+    double before = 0.0;
+    std::size_t start = 0;
+    while (start < fir.size() && before + static_cast<double>(fir[start]) * fir[start] <= path_cut_energy * total) {
+        before += static_cast<double>(fir[start]) * fir[start];
+        ++start;
+    }
+    if (start < advance_samples) {
+        throw Error("zone '" + zone + "' to mic '" + mic + "': the path's sound starts " + std::to_string(start) +
+                        " samples after the amplifier's input, before the " + std::to_string(advance_samples) +
+                        "-sample delay of the oversampled non-linearity can be taken off it; raise --latency-samples "
+                        "by at least " + std::to_string(advance_samples - start),
+                    ErrorKind::configuration);
+    }
+    return {fir.begin() + static_cast<std::ptrdiff_t>(advance_samples), fir.end()};
+}
+
+/// Feeds monitor[1] (an input) with the amplifier of the zone on monitor[0] (an output) through
+/// the hidden latency, without the room, as a line tap on the amplifier's output would. The tap
+/// shows the amplifier's harmonics at their set levels at every frequency, where a mic adds the
+/// room's response at the harmonic against that at the fundamental. Its path keeps the
+/// oversampling filters' delay, so its arrival is not part of the ground truth.
+void add_amplifier_monitor(Engine& engine, const std::vector<std::size_t>& monitor, const std::vector<float>& latency,
+                           analysis::RealFft<float>& fft) {
+    const std::size_t output = monitor[0];
+    const std::size_t input = monitor[1];
+    if (output == 0 || output > engine.channels || !engine.nonlinear[output - 1] || input == 0 ||
+        input > engine.channels || !engine.inputs[input - 1].filters.empty()) {
+        throw Error("--amplifier-monitor " + std::to_string(output) + "," + std::to_string(input) +
+                        " needs a zone's output and an input that no mic of the rig and no loopback uses, both from 1 to " +
+                        std::to_string(engine.channels) + "; give OUTPUT,INPUT",
+                    ErrorKind::configuration);
+    }
+    engine.inputs[input - 1].filters.push_back(partition(latency, output - 1, engine.block, fft));
+}
+
 /// Builds the engine's filters for the venue. Each mic input receives every zone through its
-/// transfer function and the hidden latency. The loopback input receives the loopback output
-/// through the latency alone.
+/// amplifier's non-linearity, its transfer function and the hidden latency. The loopback input
+/// receives the loopback output through the latency alone.
+///
+/// Each zone amplifier computes y = x + a2·x² + a3·x³ at twice the sample rate
+/// (simulation::OversampledPolynomial, as the simulated capture stream does), whose resampling
+/// filters delay y by a whole number of samples c. Every zone FIR starts c samples earlier to take
+/// that delay off again, so the zone paths keep the hidden latency of the loopback path exactly
+/// and ground-truth.json stays true.
 void build_paths(Engine& engine, const Venue& venue, const simulation::RigTransferFunctions& rig, const Arguments& args) {
     analysis::RealFft<float> fft(2 * engine.block);
     const std::vector<float> latency = fractional_delay_kernel(args.latency_samples);
+    const simulation::PolynomialCoefficients coefficients =
+        simulation::polynomial_for_harmonics(args.harmonic2_db, args.harmonic3_db);
+    const std::size_t amplifier_latency = simulation::OversampledPolynomial(coefficients).latency_samples();
+    engine.amplifiers.assign(engine.channels, std::nullopt);
     const auto noise_rms = static_cast<float>(amplitude(args.noise_dbfs));
     engine.inputs.assign(engine.channels, InputPath{{}, noise_rms});
     engine.nonlinear.assign(engine.channels, false);
@@ -432,7 +523,8 @@ void build_paths(Engine& engine, const Venue& venue, const simulation::RigTransf
                 continue;
             }
             engine.nonlinear[zone.output - 1] = true;
-            const std::vector<float> fir = convolve(rig.transfer_function(zone.name, mic.name), latency);
+            const std::vector<float> fir = advance_path(convolve(rig.transfer_function(zone.name, mic.name), latency),
+                                                        amplifier_latency, zone.name, mic.name);
             engine.inputs[mic.input - 1].filters.push_back(partition(fir, zone.output - 1, engine.block, fft));
             longest = std::max(longest, engine.inputs[mic.input - 1].filters.back().partitions.size());
         }
@@ -440,6 +532,10 @@ void build_paths(Engine& engine, const Venue& venue, const simulation::RigTransf
     if (const auto& loopback = venue.audio_interface.loopback) {
         engine.inputs[loopback->input - 1].filters.push_back(partition(latency, loopback->output - 1, engine.block, fft));
         longest = std::max(longest, engine.inputs[loopback->input - 1].filters.back().partitions.size());
+    }
+    if (!args.amplifier_monitor.empty()) {
+        add_amplifier_monitor(engine, args.amplifier_monitor, latency, fft);
+        longest = std::max(longest, engine.inputs[args.amplifier_monitor[1] - 1].filters.back().partitions.size());
     }
     engine.partition_count = std::max<std::size_t>(longest, 1);
     engine.history.assign(engine.channels, std::vector<float>(2 * engine.block, 0.0f));
@@ -452,10 +548,11 @@ void build_paths(Engine& engine, const Venue& venue, const simulation::RigTransf
     }
     engine.accumulator.assign(engine.block + 1, {});
     engine.fft = std::make_unique<analysis::RealFft<float>>(2 * engine.block);
-    // a2 and a3 of y = x + a2·x² + a3·x³ for a full-scale sine x = sin ωt: x² adds cos 2ωt / 2
-    // and x³ adds −sin 3ωt / 4, so H2 = a2 / 2 and H3 = a3 / 4 relative to the fundamental.
-    engine.harmonic2 = static_cast<float>(2.0 * amplitude(args.harmonic2_db));
-    engine.harmonic3 = static_cast<float>(4.0 * amplitude(args.harmonic3_db));
+    for (std::size_t k = 0; k < engine.channels; ++k) {
+        if (engine.nonlinear[k]) {
+            engine.amplifiers[k].emplace(coefficients);
+        }
+    }
 }
 
 int run(const Arguments& args) {
@@ -512,6 +609,15 @@ int run(const Arguments& args) {
                         std::to_string(engine.channels) + " inputs; give 1 to " + std::to_string(engine.channels),
                     ErrorKind::configuration);
     }
+    if (args.calibrator_input > engine.channels) {
+        jack_client_close(client);
+        throw Error("--calibrator-input " + std::to_string(args.calibrator_input) + " is beyond the " +
+                        std::to_string(engine.channels) + " inputs; give 1 to " + std::to_string(engine.channels),
+                    ErrorKind::configuration);
+    }
+    engine.calibrator_input = args.calibrator_input;
+    engine.calibrator_amplitude = std::sqrt(2.0) * amplitude(args.calibrator_rms_dbfs);
+    engine.calibrator_step_rad = 2.0 * std::numbers::pi * args.calibrator_hz / server_rate_hz;
     engine.overload_input = args.overload_input;
     engine.overload_gain = static_cast<float>(amplitude(overload_gain_db));
     engine.overload_after_frames = static_cast<std::size_t>(args.overload_after_s * server_rate_hz);
@@ -586,6 +692,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--harmonic3-db", args.harmonic3_db, "3rd harmonic of a full-scale sine re the fundamental in dB")
         ->capture_default_str();
+    app.add_option("--amplifier-monitor", args.amplifier_monitor,
+                   "OUTPUT,INPUT: the input hears the amplifier of the zone on that output through the hidden latency "
+                   "alone, without the room, to measure the amplifier's distortion")
+        ->delimiter(',')
+        ->expected(2);
     app.add_option("--room-tail-s", args.room_tail_s, "room response kept after the direct sound, in seconds")
         ->check(CLI::Range(0.02, 2.0))
         ->capture_default_str();
@@ -602,6 +713,14 @@ int main(int argc, char** argv) {
                    "WAV file to write on exit with what the interface's outputs played (the first --record-outputs-s)");
     app.add_option("--record-outputs-s", args.record_outputs_s, "seconds of outputs kept for --record-outputs")
         ->check(CLI::Range(1.0, 600.0))
+        ->capture_default_str();
+    app.add_option("--calibrator-input", args.calibrator_input,
+                   "1-based input that also hears a calibrator's steady sine (--calibrator-rms-dbfs, --calibrator-hz)");
+    app.add_option("--calibrator-rms-dbfs", args.calibrator_rms_dbfs, "RMS level of the calibrator's sine in dBFS")
+        ->check(CLI::Range(-120.0, -3.02))
+        ->capture_default_str();
+    app.add_option("--calibrator-hz", args.calibrator_hz, "frequency of the calibrator's sine in Hz")
+        ->check(CLI::Range(20.0, 20000.0))
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     if (!args.print_builtin_venue && args.venue_path.empty()) {

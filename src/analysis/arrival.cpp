@@ -1,5 +1,7 @@
 #include "linetune/analysis/arrival.hpp"
 
+#include "band_limited_response.hpp"
+
 #include "linetune/analysis/fft.hpp"
 #include "golden_section.hpp"
 #include "linetune/analysis/window.hpp"
@@ -67,20 +69,6 @@ constexpr double segment_taper_fraction = 0.25;
 // because the direct sound and the paths that compete with it lie there. The rest of a long
 // response would only cost memory (an analytic signal of 2^20 samples needs about 80 MB).
 constexpr double envelope_after_peak_ms = 50.0;
-// A band-limited response (a subwoofer's 30 to 100 Hz) spreads its energy over a pulse tens of
-// milliseconds wide, while the measurement's noise fills the whole spectrum. Judged over the whole
-// band, a subwoofer 25 dB quieter than the mains sinks into noise that lies outside its band, so
-// its direct sound is also judged in the band where the response lies. That band is found on a
-// 1/3-octave grid from 10 Hz: the contiguous bands around the strongest one whose mean power
-// density lies within band_range_db of it.
-constexpr double band_grid_octaves = 1.0 / 3.0;
-constexpr double band_grid_lowest_hz = 10.0;
-// 20 dB keeps a loudspeaker's band with its roll-off slopes while leaving out the white noise
-// floor of a response that is 30 dB or more above it in its band.
-constexpr double band_range_db = 20.0;
-// The band-pass falls to zero over half an octave beyond each edge as a raised cosine, so it
-// rings for a few periods of the edge frequency only.
-constexpr double band_taper_octaves = 0.5;
 // The in-band judgement is tried only below this broadband direct-to-noise ratio. There noise
 // envelope peaks (about 10 dB above the noise RMS) come within 10 dB of the direct sound, so
 // they can start the search for it, and below 10 dB the channel would count as dead. Above it
@@ -359,95 +347,6 @@ DirectSoundFit fit_direct_sound(std::span<const float> ir, double sample_rate_hz
     return fit;
 }
 
-/// The input band-passed (zero phase) to the band where its power lies, with the band's edges.
-struct BandLimitedResponse {
-    std::vector<float> samples;
-    double low_hz = 0.0;
-    double high_hz = 0.0;
-};
-
-/// Gain of the band-pass at freq_hz: 1 inside [low_hz, high_hz], a raised cosine over
-/// band_taper_octaves beyond each edge, 0 further out.
-double band_pass_gain(double freq_hz, double low_hz, double high_hz) {
-    const auto taper = [](double octaves_outside) {
-        return octaves_outside >= band_taper_octaves ? 0.0 : 0.5 * (1.0 + std::cos(pi * octaves_outside / band_taper_octaves));
-    };
-    if (freq_hz <= 0.0) {
-        return 0.0;
-    }
-    if (freq_hz < low_hz) {
-        return taper(std::log2(low_hz / freq_hz));
-    }
-    if (freq_hz > high_hz) {
-        return taper(std::log2(freq_hz / high_hz));
-    }
-    return 1.0;
-}
-
-/// Band-passes the input to the bands around its strongest 1/3-octave band (see band_range_db).
-/// Returns nothing when those span the whole grid, because band-limiting would then remove no noise.
-std::optional<BandLimitedResponse> band_limited_response(std::span<const float> ir, double sample_rate_hz) {
-    // Twice the length keeps the band-pass's ringing from wrapping around onto the start.
-    RealFft<double> fft(next_fast_fft_size(2 * ir.size()));
-    std::vector<std::complex<double>> spectrum(fft.bin_count());
-    fft.forward(std::vector<double>(ir.begin(), ir.end()), spectrum);
-    const double bin_hz = sample_rate_hz / static_cast<double>(fft.size());
-
-    // Mean power density of each 1/3-octave band that contains at least one bin.
-    struct GridBand {
-        double low_hz;
-        double high_hz;
-        double density;
-    };
-    std::vector<GridBand> grid;
-    const double half_width = std::pow(2.0, band_grid_octaves / 2.0);
-    for (double centre_hz = band_grid_lowest_hz; centre_hz / half_width < sample_rate_hz / 2.0;
-         centre_hz *= std::pow(2.0, band_grid_octaves)) {
-        const double low_hz = centre_hz / half_width;
-        const double high_hz = std::min(centre_hz * half_width, sample_rate_hz / 2.0);
-        const auto first = static_cast<std::size_t>(std::ceil(low_hz / bin_hz));
-        const auto last = std::min(spectrum.size() - 1, static_cast<std::size_t>(std::floor(high_hz / bin_hz)));
-        if (first > last) {
-            continue;
-        }
-        double power = 0.0;
-        for (std::size_t k = first; k <= last; ++k) {
-            power += std::norm(spectrum[k]);
-        }
-        grid.push_back({low_hz, high_hz, power / static_cast<double>(last - first + 1)});
-    }
-    if (grid.empty()) {
-        return std::nullopt;
-    }
-
-    const auto strongest = static_cast<std::size_t>(
-        std::max_element(grid.begin(), grid.end(), [](const GridBand& a, const GridBand& b) { return a.density < b.density; }) -
-        grid.begin());
-    const double floor_density = grid[strongest].density * power_from_db(-band_range_db);
-    std::size_t lowest = strongest;
-    while (lowest > 0 && grid[lowest - 1].density >= floor_density) {
-        --lowest;
-    }
-    std::size_t highest = strongest;
-    while (highest + 1 < grid.size() && grid[highest + 1].density >= floor_density) {
-        ++highest;
-    }
-    if (lowest == 0 && highest + 1 == grid.size()) {
-        return std::nullopt;
-    }
-
-    BandLimitedResponse band;
-    band.low_hz = lowest == 0 ? 0.0 : grid[lowest].low_hz;
-    band.high_hz = highest + 1 == grid.size() ? sample_rate_hz / 2.0 : grid[highest].high_hz;
-    for (std::size_t k = 0; k < spectrum.size(); ++k) {
-        const double freq_hz = static_cast<double>(k) * bin_hz;
-        spectrum[k] *= band.low_hz == 0.0 && k == 0 ? 1.0 : band_pass_gain(freq_hz, band.low_hz, band.high_hz);
-    }
-    std::vector<double> filtered(fft.size());
-    fft.inverse(spectrum, filtered);
-    band.samples.assign(filtered.begin(), filtered.begin() + static_cast<std::ptrdiff_t>(ir.size()));
-    return band;
-}
 
 }  // namespace
 
@@ -475,7 +374,7 @@ Arrival estimate_arrival(std::span<const float> ir, double sample_rate_hz, doubl
     DirectSoundFit fit = fit_direct_sound(ir, sample_rate_hz);
     std::optional<std::string> band_note;
     if (fit.direct_to_noise_db < in_band_trial_below_db) {
-        if (const auto band = band_limited_response(ir, sample_rate_hz)) {
+        if (const auto band = detail::band_limited_response(ir, sample_rate_hz)) {
             DirectSoundFit in_band = fit_direct_sound(band->samples, sample_rate_hz);
             if (in_band.direct_to_noise_db >= fit.direct_to_noise_db + min_in_band_gain_db) {
                 band_note = "the direct sound was judged in the response's band, " + format_fixed(band->low_hz, 0) +

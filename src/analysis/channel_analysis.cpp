@@ -177,6 +177,9 @@ ChannelAnalysis analyze_audio_channel(std::span<const float> samples, std::size_
                                "; delays between channels are still reported, and a sweep recording needs --sweep");
         return result;
     }
+    if (!quality.impulse_response_note.empty()) {
+        result.notes.push_back(quality.impulse_response_note);
+    }
     if (quality.truncated) {
         result.flags.emplace_back("truncated");
         result.notes.emplace_back("the decay does not reach the noise floor before the file ends: decay metrics "

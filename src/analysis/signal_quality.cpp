@@ -1,5 +1,7 @@
 #include "linetune/analysis/signal_quality.hpp"
 
+#include "band_limited_response.hpp"
+
 #include "linetune/core/format.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/core/units.hpp"
@@ -419,6 +421,22 @@ SignalQuality assess_signal_quality(std::span<const float> samples, double sampl
 
     quality.not_impulse_response_reason = reason_not_impulse_response(quality, samples, levels);
     quality.impulse_response = quality.not_impulse_response_reason.empty();
+    // A band-limited response (a subwoofer turned down) can decay into noise that lies outside its
+    // band. Its decay is judged again in the band where its power lies, as the arrival estimate
+    // judges its direct sound there, and the response counts when it decays there.
+    if (!quality.impulse_response && quality.crest_factor_db >= min_impulse_response_crest_factor_db) {
+        if (const auto band = detail::band_limited_response(samples, sample_rate_hz)) {
+            SignalQuality in_band = quality;
+            const BlockLevels band_levels = measure_block_levels(band->samples, sample_rate_hz);
+            if (reason_not_impulse_response(in_band, band->samples, band_levels).empty()) {
+                quality.impulse_response = true;
+                quality.impulse_response_note = "judged as an impulse response in its band, " +
+                                                format_fixed(band->low_hz, 0) + " to " + format_fixed(band->high_hz, 0) +
+                                                " Hz: over the whole band " + quality.not_impulse_response_reason;
+                quality.not_impulse_response_reason.clear();
+            }
+        }
+    }
     // Truncation is judged only on an impulse response: noise and music have no decay to end.
     quality.truncated = quality.impulse_response && decay_is_truncated(levels);
     return quality;

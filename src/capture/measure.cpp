@@ -1,5 +1,6 @@
 #include "linetune/capture/measure.hpp"
 #include "linetune/capture/repeats.hpp"
+#include "linetune/capture/room_t60.hpp"
 
 #include "file_names.hpp"
 #include "linetune_version.hpp"
@@ -9,6 +10,7 @@
 #include "linetune/core/format.hpp"
 #include "linetune/io/wav_writer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -119,15 +121,6 @@ SweepParameters sweep_at_venue_rate(const Venue& venue, const MeasureOptions& op
     SweepParameters sweep = options.sweep;
     sweep.sample_rate_hz = venue.audio_interface.sample_rate_hz;
     return sweep;
-}
-
-std::string utc_timestamp() {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
 }
 
 /// Sweep, length and inputs shared by every pass; only the zone's output changes between passes.
@@ -501,15 +494,17 @@ std::vector<ToneReading> play_test_tone(CaptureStream& stream, const PassPlan& p
 }
 
 /// Copies the test tone's readings into the recording's mic channels.
-void apply_tone(PassRecording& pass, const std::vector<ToneReading>& readings) {
+void apply_tone(std::vector<RecordingChannel>& channels, const std::vector<ToneReading>& readings) {
     for (std::size_t index = 0; index < readings.size(); ++index) {
-        RecordingChannel& channel = pass.channels[index];
+        RecordingChannel& channel = channels[index];
         channel.test_tone_peak_dbfs = readings[index].peak_dbfs;
         channel.predicted_peak_dbfs = readings[index].predicted_peak_dbfs;
         channel.predicted_peak_db_spl = readings[index].predicted_peak_db_spl;
         channel.heard_test_tone = !readings[index].expected || readings[index].heard;
     }
 }
+
+void apply_tone(PassRecording& pass, const std::vector<ToneReading>& readings) { apply_tone(pass.channels, readings); }
 
 /// Plays a pass options.repeats times (each repeated on xruns by play_pass) and checks every
 /// repeat for clipping. Then it averages the aligned repeats and checks the decay (judge_decay).
@@ -590,6 +585,15 @@ RecordingMetadata describe_pass(const Venue& venue, const Zone& zone, const Pass
     metadata.sample_rate_hz = plan.sweep.sample_rate_hz;
     metadata.frames = pass.recording.frame_count();
     metadata.channels = pass.channels;
+    for (std::size_t index = 0; index < venue.microphones.size() && index < metadata.channels.size(); ++index) {
+        const Microphone& mic = venue.microphones[index];
+        RecordingChannel& channel = metadata.channels[index];
+        channel.sensitivity_dbfs = mic.sensitivity_dbfs;
+        if (mic.sensitivity_dbfs) {
+            const auto found = options.sensitivity_sources.find(mic.name);
+            channel.sensitivity_source = found == options.sensitivity_sources.end() ? "venue file" : found->second;
+        }
+    }
     if (venue.audio_interface.loopback) {
         metadata.loopback_output = venue.audio_interface.loopback->output;
         metadata.loopback_channel = metadata.channels.size();
@@ -607,6 +611,17 @@ RecordingMetadata describe_pass(const Venue& venue, const Zone& zone, const Pass
     metadata.recorded_utc = utc_timestamp();
     metadata.software = std::string("linetune ") + LINETUNE_VERSION;
     return metadata;
+}
+
+/// Returns the room's T60 from the venue file as recorded with each pass, or nothing without one.
+std::optional<RoomT60Record> venue_room_t60(const Venue& venue) {
+    if (!venue.audio_interface.room_t60_s) {
+        return std::nullopt;
+    }
+    RoomT60Record room;
+    room.t60_s = *venue.audio_interface.room_t60_s;
+    room.source = "venue file";
+    return room;
 }
 
 std::string zone_list_label(const std::vector<const Zone*>& zones) {
@@ -650,6 +665,9 @@ MeasureResult measure_multi_sweep(const Venue& venue, CaptureStream& stream, con
     PassPlan plan = plan_passes(venue, options);
     plan.sweep = sweeps.sweep;
     plan.sweep_samples = generate_exponential_sweep(sweeps.sweep);
+    // A zone's test tone is followed by one zone's window, as in a sequential pass.
+    PassPlan tone_plan = plan;
+    tone_plan.record_frames = plan.sweep_samples.size() + sweeps.window_frames;
     plan.record_frames = sweeps.record_frames;
     plan.sound_s = sweeps.sound_s;
 
@@ -663,6 +681,14 @@ MeasureResult measure_multi_sweep(const Venue& venue, CaptureStream& stream, con
     TimingState timing;
     const std::vector<double> noise_floor =
         measure_noise_floor(stream, plan, zones.front()->output, options, label, timing);
+    // Every zone's tone plays, one zone after another, before any sweep of the pass.
+    // NOTE: each tone predicts one zone's sweep peak. Where M sweeps overlap, a mic that hears
+    // all of them can peak up to 20·log10(M) dB higher, but the clipping stop still guards full scale.
+    std::vector<std::vector<ToneReading>> tones(zones.size());
+    for (std::size_t index = 0; index < zones.size() && options.test_tone; ++index) {
+        tones[index] = play_test_tone(stream, tone_plan, *zones[index], venue, options, zone_label(zones[index]->name),
+                                      timing, noise_floor);
+    }
     const PassRecording pass = record_pass(stream, request, plan, venue, options, label, progress, timing, noise_floor);
     MeasureResult measured;
     measured.sound_s = sweeps.sound_s * static_cast<double>(pass.passes);
@@ -673,6 +699,7 @@ MeasureResult measure_multi_sweep(const Venue& venue, CaptureStream& stream, con
         ZoneRecording saved;
         saved.zone = zones[index]->name;
         saved.metadata = describe_pass(venue, *zones[index], plan, pass, options, timing);
+        saved.metadata.room_t60 = venue_room_t60(venue);
         saved.metadata.multi_sweep = MultiSweepPlacement{names,
                                                          sweeps.offsets_frames,
                                                          sweeps.offsets_frames[index],
@@ -680,6 +707,7 @@ MeasureResult measure_multi_sweep(const Venue& venue, CaptureStream& stream, con
                                                          sweeps.max_overlapping,
                                                          sweeps.ceiling_dbfs,
                                                          sweeps.sequential_sound_s};
+        apply_tone(saved.metadata.channels, tones[index]);
         for (const RecordingChannel& channel : saved.metadata.channels) {
             if (channel.silent) {
                 saved.silent_mics.push_back(channel.mic);
@@ -771,6 +799,103 @@ double tail_for_room(const Venue& venue, double tail_s) {
     return std::max(tail_s, venue.audio_interface.room_t60_s.value_or(0.0));
 }
 
+namespace {
+
+/// The zone's pass as kept, and the plan it was played with.
+struct ZonePass {
+    PassPlan plan;
+    PassRecording pass;
+};
+
+/// Plays one zone: the noise floor, the test tone (options.test_tone) and the sweep's passes.
+ZonePass play_zone(const Zone& zone, const Venue& venue, CaptureStream& stream, const MeasureOptions& zone_options,
+                   const MeasureProgress& progress, TimingState& timing) {
+    ZonePass played{plan_passes(venue, zone_options), {}};
+    const std::string label = zone_label(zone.name);
+    const CaptureRequest request = request_for_zone(zone, venue, played.plan);
+    const std::vector<double> noise_floor =
+        measure_noise_floor(stream, played.plan, zone.output, zone_options, label, timing);
+    std::vector<ToneReading> tone;
+    if (zone_options.test_tone) {
+        tone = play_test_tone(stream, played.plan, zone, venue, zone_options, label, timing, noise_floor);
+    }
+    played.pass = record_pass(stream, request, played.plan, venue, zone_options, label, progress, timing, noise_floor);
+    apply_tone(played.pass, tone);
+    return played;
+}
+
+/// Estimates the room's T60 from the first zone's kept pass (estimate_room_t60 on its mics).
+RoomT60Estimate estimate_from_pass(const ZonePass& played, const Venue& venue, const MeasureOptions& options,
+                                   const std::string& label) {
+    std::vector<std::string> mics;
+    for (const Microphone& mic : venue.microphones) {
+        mics.push_back(mic.name);
+    }
+    std::optional<std::size_t> loopback;
+    if (venue.audio_interface.loopback) {
+        loopback = mics.size() + 1;
+    }
+    try {
+        return estimate_room_t60(played.pass.recording, played.plan.sweep_samples, mics, loopback, options.room_t60);
+    } catch (const Error& failure) {
+        throw failure.with_context(label + ", room T60 estimate");
+    }
+}
+
+/// Estimates the room's T60 from the first zone's pass, reports it through the progress callback,
+/// and plays the zone again with a tail as long as the estimate when its own tail was shorter and
+/// cut the decay. Returns the record of the estimate for every recording, or nothing without one.
+std::optional<RoomT60Record> settle_room_t60(ZonePass& played, const Zone& zone, const Venue& venue,
+                                             CaptureStream& stream, MeasureOptions& zone_options,
+                                             MeasureProgress progress, TimingState& timing, MeasureResult& measured) {
+    const double requested_tail_s = zone_options.tail_s;
+    measured.room_t60 = estimate_from_pass(played, venue, zone_options, zone_label(zone.name));
+    const RoomT60Estimate& estimate = *measured.room_t60;
+
+    // A tail shorter than the T60 still contains the whole decay when the decay reached the noise
+    // floor within it, as the decay check measures. Without a noise floor that is unknown.
+    const bool short_tail = estimate.t60_s && *estimate.t60_s > requested_tail_s;
+    const bool decay_cut = std::any_of(played.pass.channels.begin(), played.pass.channels.end(),
+                                       [](const RecordingChannel& channel) {
+                                           return !channel.loopback &&
+                                                  (channel.decay_incomplete || !channel.noise_floor_dbfs);
+                                       });
+    const bool remeasure = short_tail && decay_cut;
+    std::optional<RoomT60Record> room;
+    if (estimate.t60_s) {
+        room = RoomT60Record{*estimate.t60_s, "estimated", zone.name, estimate.mic, estimate.band_hz,
+                             estimate.metric, std::nullopt, remeasure};
+        if (short_tail) {
+            room->first_tail_s = requested_tail_s;
+        }
+    }
+
+    progress.event = MeasureProgress::Event::room_t60_estimated;
+    progress.room_t60 = &estimate;
+    progress.tail_s = room ? std::max(requested_tail_s, room->t60_s) : requested_tail_s;
+    progress.short_tail = short_tail;
+    progress.remeasure = remeasure;
+    if (zone_options.progress) {
+        zone_options.progress(progress);
+    }
+    progress.room_t60 = nullptr;
+    if (!remeasure) {
+        return room;
+    }
+
+    zone_options.tail_s = progress.tail_s;
+    progress.event = MeasureProgress::Event::zone_started;
+    progress.sound_s = plan_passes(venue, zone_options).sound_s;
+    if (zone_options.progress) {
+        zone_options.progress(progress);
+    }
+    played = play_zone(zone, venue, stream, zone_options, progress, timing);
+    measured.sound_s += played.plan.sound_s * static_cast<double>(played.pass.passes);
+    return room;
+}
+
+}  // namespace
+
 MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::filesystem::path& session_dir,
                       const MeasureOptions& requested) {
     MeasureOptions options = requested;
@@ -787,18 +912,22 @@ MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::file
     }
     MeasureResult measured;
     TimingState timing;
+    std::optional<RoomT60Record> room = venue_room_t60(venue);
+    bool estimating = options.estimate_room_t60 && !room;
     for (std::size_t number = 1; number <= zones.size(); ++number) {
         const Zone& zone = *zones[number - 1];
         MeasureOptions zone_options = options;
         if (options.sweep_from_zone_band) {
             zone_options.sweep.start_freq_hz = zone_sweep_start_hz(zone, options.sweep.start_freq_hz);
         }
-        const PassPlan plan = plan_passes(venue, zone_options);
+        if (room) {
+            zone_options.tail_s = std::max(options.tail_s, room->t60_s);
+        }
         MeasureProgress progress{MeasureProgress::Event::zone_started,
                                  zone.name,
                                  number,
                                  zones.size(),
-                                 plan.sound_s,
+                                 plan_passes(venue, zone_options).sound_s,
                                  0,
                                  0.0,
                                  1,
@@ -808,30 +937,32 @@ MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::file
             options.progress(progress);
         }
 
-        const CaptureRequest request = request_for_zone(zone, venue, plan);
-        const std::vector<double> noise_floor =
-            measure_noise_floor(stream, plan, zone.output, options, zone_label(zone.name), timing);
-        std::vector<ToneReading> tone;
-        if (options.test_tone) {
-            tone = play_test_tone(stream, plan, zone, venue, options, zone_label(zone.name), timing, noise_floor);
+        ZonePass played = play_zone(zone, venue, stream, zone_options, progress, timing);
+        measured.sound_s += played.plan.sound_s * static_cast<double>(played.pass.passes);
+        if (estimating) {
+            // Only the first zone measured gives the estimate, so that every later tail follows it.
+            estimating = false;
+            room = settle_room_t60(played, zone, venue, stream, zone_options, progress, timing, measured);
         }
-        PassRecording pass =
-            record_pass(stream, request, plan, venue, options, zone_label(zone.name), progress, timing, noise_floor);
-        apply_tone(pass, tone);
-        measured.sound_s += plan.sound_s * static_cast<double>(pass.passes);
 
         ZoneRecording saved;
         saved.zone = zone.name;
-        saved.metadata = describe_pass(venue, zone, plan, pass, options, timing);
+        saved.metadata = describe_pass(venue, zone, played.plan, played.pass, zone_options, timing);
+        saved.metadata.room_t60 = room;
         for (const RecordingChannel& channel : saved.metadata.channels) {
             if (channel.silent) {
                 saved.silent_mics.push_back(channel.mic);
             }
         }
-        save_recording(session_dir, pass.recording, saved.metadata, saved);
+        save_recording(session_dir, played.pass.recording, saved.metadata, saved);
+        if (room) {
+            // Only the zone that gave the estimate had a tail chosen without it.
+            room->first_tail_s.reset();
+            room->remeasured = false;
+        }
 
         progress.event = MeasureProgress::Event::zone_finished;
-        progress.xrun_count = pass.xrun_count;
+        progress.xrun_count = played.pass.xrun_count;
         progress.recording = &saved.metadata;
         if (options.progress) {
             options.progress(progress);

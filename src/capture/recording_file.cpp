@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <string_view>
@@ -29,6 +31,19 @@ json sweep_json(const SweepParameters& sweep, std::size_t sweep_frames) {
             {"fade_out_s", sweep.fade_out_s},       {"frames", sweep_frames}};
 }
 
+json room_t60_json(const RoomT60Record& room) {
+    json item = {{"t60_s", room.t60_s}, {"source", room.source}};
+    if (room.source == "estimated") {
+        item["zone"] = room.zone;
+        item["mic"] = room.mic;
+        item["band_hz"] = room.band_hz;
+        item["metric"] = room.metric;
+        item["first_tail_s"] = optional_number(room.first_tail_s);
+        item["remeasured"] = room.remeasured;
+    }
+    return item;
+}
+
 json channel_json(const RecordingChannel& channel) {
     json item = {{"channel", channel.channel}, {"input", channel.input},   {"loopback", channel.loopback},
                  {"peak_dbfs", channel.peak_dbfs}, {"clipped", channel.clipped}, {"silent", channel.silent}};
@@ -40,6 +55,10 @@ json channel_json(const RecordingChannel& channel) {
     item["predicted_peak_dbfs"] = optional_number(channel.predicted_peak_dbfs);
     item["predicted_peak_db_spl"] = optional_number(channel.predicted_peak_db_spl);
     item["heard_test_tone"] = channel.heard_test_tone;
+    if (!channel.loopback) {
+        item["sensitivity_dbfs"] = optional_number(channel.sensitivity_dbfs);
+        item["sensitivity_source"] = channel.sensitivity_source.empty() ? json(nullptr) : json(channel.sensitivity_source);
+    }
     return item;
 }
 
@@ -168,6 +187,24 @@ RepeatSummary read_repeats(const json& item) {
     return summary;
 }
 
+RoomT60Record read_room_t60(const json& item) {
+    RoomT60Record room;
+    room.t60_s = field<double>(item, "t60_s");
+    room.source = field<std::string>(item, "source");
+    if (room.source != "venue file" && room.source != "estimated") {
+        throw Error("'room_t60': 'source' is \"" + room.source + "\"; expected \"venue file\" or \"estimated\"");
+    }
+    if (room.source == "estimated") {
+        room.zone = field<std::string>(item, "zone");
+        room.mic = field<std::string>(item, "mic");
+        room.band_hz = field<double>(item, "band_hz");
+        room.metric = field<std::string>(item, "metric");
+        room.first_tail_s = optional_field<double>(item, "first_tail_s");
+        room.remeasured = optional_field<bool>(item, "remeasured").value_or(false);
+    }
+    return room;
+}
+
 RecordingChannel read_channel(const json& item) {
     RecordingChannel channel;
     channel.channel = field<std::size_t>(item, "channel");
@@ -184,6 +221,8 @@ RecordingChannel read_channel(const json& item) {
     channel.predicted_peak_dbfs = optional_field<double>(item, "predicted_peak_dbfs");
     channel.predicted_peak_db_spl = optional_field<double>(item, "predicted_peak_db_spl");
     channel.heard_test_tone = optional_field<bool>(item, "heard_test_tone").value_or(true);
+    channel.sensitivity_dbfs = optional_field<double>(item, "sensitivity_dbfs");
+    channel.sensitivity_source = optional_field<std::string>(item, "sensitivity_source").value_or("");
     if (!channel.loopback && channel.mic.empty()) {
         throw Error("channel " + std::to_string(channel.channel) + " is neither the loopback nor a named mic");
     }
@@ -259,6 +298,9 @@ RecordingMetadata metadata_from_json(const json& document) {
     if (const auto found = document.find("repeats"); found != document.end() && !found->is_null()) {
         metadata.repeats = read_repeats(*found);
     }
+    if (const auto found = document.find("room_t60"); found != document.end() && !found->is_null()) {
+        metadata.room_t60 = read_room_t60(*found);
+    }
 
     check_channels(metadata);
     return metadata;
@@ -310,6 +352,9 @@ void write_recording_metadata(const std::filesystem::path& json_path, const Reco
     if (metadata.repeats) {
         document["repeats"] = repeats_json(*metadata.repeats);
     }
+    if (metadata.room_t60) {
+        document["room_t60"] = room_t60_json(*metadata.room_t60);
+    }
     io::write_text_file(json_path, document.dump(2) + "\n");
 }
 
@@ -322,6 +367,15 @@ RecordingMetadata read_recording_metadata(const std::filesystem::path& json_path
     } catch (const Error& failure) {
         throw Error(label + ": " + failure.what() + "; measure the zone again");
     }
+}
+
+std::string utc_timestamp() {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
 }
 
 }  // namespace linetune::capture

@@ -4,6 +4,7 @@
 
 #include "linetune/capture/impulse_responses.hpp"
 #include "linetune/capture/measure.hpp"
+#include "linetune/control/device_settings.hpp"
 #include "linetune/control/driver_factory.hpp"
 #include "linetune/control/push_plan.hpp"
 #include "linetune/control/push_report.hpp"
@@ -85,31 +86,18 @@ double measure_session(const Venue& venue, CaptureStream& stream, const fs::path
     return seconds_since(start);
 }
 
-/// Reads the present settings of each zone's amplifier channel through its control protocol, so
-/// that the tuning removes them and returns absolute settings (re-tuning never stacks).
-std::map<std::string, correction::ZoneSetting> settings_on_amplifier(const Venue& venue) {
-    std::map<std::string, correction::ZoneSetting> applied;
-    for (const auto& amplifier : venue.amplifiers) {
-        const auto driver = control::make_device_driver(amplifier);
-        driver->connect();
-        for (const auto& zone : venue.zones) {
-            if (zone.amplifier != amplifier.name) {
-                continue;
-            }
-            const ChannelState state =
-                control::read_channel_state(*driver, zone.channel, control::owned_band_count(amplifier));
-            correction::ZoneSetting setting;
-            setting.gain_db = state.gain_db;
-            setting.delay_ms = state.delay_ms;
-            for (const auto& band : state.bands) {
-                if (band.enabled) {
-                    setting.bands.push_back(analysis::parametric_band_of(band));
-                }
-            }
-            applied[zone.name] = setting;
-        }
+/// Reads the present settings of each zone's amplifier channel through its control protocol, read
+/// only, so that the tuning removes them and returns absolute settings (re-tuning never stacks).
+/// Writes one line per zone, unowned band and note to `out`.
+std::map<std::string, correction::ZoneSetting> settings_on_amplifier(const Venue& venue, std::ostream& out) {
+    control::DriverSettings settings;
+    settings.read_only = true;
+    const control::DeviceSettingsReading reading = control::read_device_settings(
+        venue, [&settings](const Amplifier& amplifier) { return control::make_device_driver(amplifier, settings); });
+    for (const auto& line : control::describe_device_settings(reading)) {
+        out << "read from the amplifiers: " << line << '\n';
     }
-    return applied;
+    return reading.applied;
 }
 
 bool confirm_push(const MainJobOptions& options, std::ostream& out) {
@@ -316,15 +304,22 @@ int run_main_job(const Venue& venue, CaptureStream& stream, const MainJobOptions
     auto start = Clock::now();
     correction::TuneOptions tune_options;
     tune_options.measurements_dir = session / "impulse-responses";
-    tune_options.applied = settings_on_amplifier(venue);
+    tune_options.applied = settings_on_amplifier(venue, out);
+    tune_options.fitter = options.eq_method ? options.eq_method->fitter.get() : nullptr;
     const correction::TuningResult tuning = correction::tune_venue(venue, tune_options);
     times.tuning_s = seconds_since(start);
     nlohmann::json corrections = correction::corrections_json(tuning);
     corrections["linetune_version"] = LINETUNE_VERSION;
+    if (options.eq_method) {
+        corrections["eq_method"] = eq_method_json(*options.eq_method);
+    }
     io::write_text_file(session / "corrections.json", json_text(corrections));
     io::write_text_file(session / "corrections.csv", correction::corrections_csv(tuning));
     if (!options.json) {
         out << '\n';
+        if (options.eq_method) {
+            print_eq_method(out, *options.eq_method);
+        }
         print_tuning_result(out, tuning, &venue);
     }
     if (options.dry_run) {
@@ -366,6 +361,7 @@ int run_main_job(const Venue& venue, CaptureStream& stream, const MainJobOptions
     start = Clock::now();
     correction::TuneOptions after_options;
     after_options.measurements_dir = session / "after" / "impulse-responses";
+    after_options.fitter = tune_options.fitter;
     const correction::TuningResult after = correction::tune_venue(venue, after_options);
     times.verify_s = after_analysis_s + seconds_since(start);
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "eq_method.hpp"
+
 #include "linetune/capture/measure.hpp"
 #include "linetune/core/capture_stream.hpp"
 #include "linetune/core/venue.hpp"
@@ -23,6 +25,7 @@ struct MainJobOptions {
     std::string push_target = "the amplifiers";  ///< what the confirmation question names
     std::string passes_label = "playing and recording the passes";  ///< the time line's name for measuring
     double setup_s = 0.0;               ///< the caller's set-up time, reported in the time line
+    const EqMethod* eq_method = nullptr;  ///< the EQ fitter and its model; null: the classic fitter
     /// Residuals at positions no fit saw, for the amplifier's present state; empty when the rig
     /// cannot predict them (a real room). Called before the push and after it.
     std::function<std::vector<simulation::ProbeResidual>()> probe_residuals;

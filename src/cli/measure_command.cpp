@@ -1,6 +1,7 @@
 #include "audio_stream_setup.hpp"
 #include "commands.hpp"
 
+#include "linetune/capture/calibrator.hpp"
 #include "linetune/capture/impulse_responses.hpp"
 #include "linetune/capture/measure.hpp"
 #include "linetune/capture/portaudio_stream.hpp"
@@ -22,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,6 +59,9 @@ struct MeasureArguments {
     bool test_tone = true;        ///< see capture::MeasureOptions::test_tone
     double max_peak_dbfs = -1.0;  ///< see capture::MeasureOptions::max_peak_dbfs
     double max_peak_db_spl = 115.0;  ///< see capture::MeasureOptions::max_peak_db_spl
+    std::string calibrate_mic;        ///< --calibrate: record this mic's calibrator tone instead of measuring
+    double calibrator_db_spl = 94.0;  ///< see capture::CalibrationOptions::calibrator_db_spl
+    double calibration_s = 3.0;       ///< see capture::CalibrationOptions::record_s
 };
 
 /// True when standard output is a terminal that can redraw lines in place: TERM is set and not
@@ -282,6 +287,129 @@ std::string repeats_summary(const capture::RecordingMetadata& recording) {
     return line;
 }
 
+/// Prints the room's T60 estimated from the first zone, the tail of later sweeps, and whether
+/// the zone is measured again because its own tail was shorter.
+void print_room_t60(const capture::MeasureProgress& progress) {
+    const capture::RoomT60Estimate& estimate = *progress.room_t60;
+    for (const auto& note : estimate.notes) {
+        std::cout << "zone '" << progress.zone << "': room T60 estimate: " << note << '\n';
+    }
+    if (!estimate.t60_s) {
+        std::cout << "warning: zone '" << progress.zone << "': the room's T60 could not be estimated, so each sweep keeps a "
+                  << format_significant(progress.tail_s)
+                  << " s tail; set audio_interface.room_t60_s in the venue file if the room decays for longer\n";
+        return;
+    }
+    std::cout << "room T60 estimated from zone '" << progress.zone << "': " << format_fixed(*estimate.t60_s, 2) << " s ("
+              << estimate.metric << " of mic '" << estimate.mic << "' in the " << format_significant(estimate.band_hz)
+              << " Hz octave, the longest of the 250 Hz to 4 kHz octaves); each later sweep gets a "
+              << format_fixed(progress.tail_s, 2) << " s tail" << std::endl;
+    if (progress.remeasure) {
+        std::cout << "warning: zone '" << progress.zone << "': its tail was shorter than the room's T60 and the decay "
+                  << "had not reached the noise floor when the recording ended; measuring the zone again with a "
+                  << format_fixed(progress.tail_s, 2) << " s tail" << std::endl;
+    } else if (progress.short_tail) {
+        std::cout << "zone '" << progress.zone << "': its tail was shorter than the room's T60, but every mic's decay "
+                  << "reached the noise floor within it, so the recording is kept" << std::endl;
+    }
+}
+
+/// Applies the session's calibration file to the venue's mics (it wins over the venue file),
+/// prints each mic's sensitivity and its source, and returns the sources by mic name.
+std::map<std::string, std::string> apply_session_calibration(Venue& venue, const fs::path& session) {
+    const fs::path path = capture::calibration_file_path(session);
+    const std::vector<capture::MicCalibration> calibrations = capture::read_calibration_file(path);
+    for (const auto& calibration : calibrations) {
+        const bool known = std::any_of(venue.microphones.begin(), venue.microphones.end(),
+                                       [&](const Microphone& mic) { return mic.name == calibration.mic; });
+        if (!known) {
+            std::cout << "warning: " << path.string() << " calibrates mic '" << calibration.mic
+                      << "', which the venue does not have; it is ignored\n";
+        }
+    }
+    std::map<std::string, std::string> sources;
+    for (const capture::SensitivitySource& source : capture::apply_calibrations(venue, calibrations)) {
+        std::cout << "mic '" << source.mic << "': ";
+        if (source.calibration) {
+            const capture::MicCalibration& calibration = *source.calibration;
+            std::cout << "sensitivity " << format_fixed(*source.sensitivity_dbfs, 2) << " dBFS from " << path.string()
+                      << " (" << format_significant(calibration.calibrator_db_spl) << " dB SPL calibrator at "
+                      << format_fixed(calibration.reading.frequency_hz, 1) << " Hz, " << calibration.recorded_utc << ")";
+            if (source.venue_sensitivity_dbfs) {
+                std::cout << ", instead of the venue file's " << format_fixed(*source.venue_sensitivity_dbfs, 2) << " dBFS";
+            }
+            sources[source.mic] = source.source;
+        } else if (source.sensitivity_dbfs) {
+            std::cout << "sensitivity " << format_fixed(*source.sensitivity_dbfs, 2) << " dBFS from the venue file";
+        } else {
+            std::cout << "no sensitivity, so its levels are in dBFS only (calibrate it with --calibrate "
+                      << source.mic << ")";
+        }
+        std::cout << '\n';
+        if (!source.note.empty()) {
+            std::cout << "warning: mic '" << source.mic << "': " << source.note << '\n';
+        }
+    }
+    return sources;
+}
+
+/// Creates the session folder (--out); throws a configuration Error naming it when that fails.
+fs::path create_session_folder(const fs::path& session) {
+    std::error_code error;
+    fs::create_directories(session, error);
+    if (error) {
+        throw Error("session folder '" + session.string() + "' cannot be created (" + error.message() +
+                        "); choose a writable folder with --out",
+                    ErrorKind::configuration);
+    }
+    return session;
+}
+
+/// `measure --calibrate MIC`: records the mic's calibrator tone with every output silent, stores
+/// the sensitivity in the session's calibration file and prints the line for the venue file.
+int run_calibration(const MeasureArguments& args, const Venue& venue) {
+    const fs::path session = args.session_dir;
+    const auto mic = std::find_if(venue.microphones.begin(), venue.microphones.end(),
+                                  [&](const Microphone& candidate) { return candidate.name == args.calibrate_mic; });
+    if (mic == venue.microphones.end()) {
+        std::string names;
+        for (const Microphone& candidate : venue.microphones) {
+            names += (names.empty() ? "'" : ", '") + candidate.name + "'";
+        }
+        throw Error("--calibrate: mic '" + args.calibrate_mic + "' is not in venue '" + venue.name +
+                        "'; choose one of its mics: " + names,
+                    ErrorKind::configuration);
+    }
+    const capture::PortAudioStreamOptions stream_options =
+        checked_stream_options(venue, args.device, args.host_api, capture::MeasureOptions{});
+    capture::PortAudioCaptureStream stream(stream_options);
+    const StopOnSignal stop_on_signal(stream);
+    std::cout << "calibrating mic '" << mic->name << "' on input " << mic->input << " through " << stream.description()
+              << ": hold the " << format_significant(args.calibrator_db_spl)
+              << " dB SPL calibrator on the mic; recording " << format_significant(args.calibration_s)
+              << " s with every output silent" << std::endl;
+    capture::CalibrationOptions options;
+    options.calibrator_db_spl = args.calibrator_db_spl;
+    options.record_s = args.calibration_s;
+    const capture::MicCalibration calibration = capture::calibrate_microphone(venue, mic->name, stream, options);
+
+    // The folder is created only now, so that a rejected recording leaves nothing behind.
+    create_session_folder(session);
+    const fs::path path = capture::calibration_file_path(session);
+    capture::store_calibration(path, calibration);
+    const capture::CalibratorReading& reading = calibration.reading;
+    std::cout << "mic '" << mic->name << "': calibrator tone at " << format_fixed(reading.frequency_hz, 1) << " Hz, "
+              << format_fixed(reading.tone_rms_dbfs, 2) << " dBFS RMS (level steady within "
+              << format_fixed(reading.level_spread_db, 2) << " dB, " << format_fixed(reading.tone_to_noise_db, 1)
+              << " dB above the noise of its third octave)\n";
+    std::cout << "mic '" << mic->name << "': sensitivity " << format_fixed(calibration.sensitivity_dbfs, 2)
+              << " dBFS (RMS at 94 dB SPL) stored in " << path.string() << "; measure --out " << session.string()
+              << " uses it instead of the venue file\n";
+    std::cout << "to keep it in the venue file, set in mic '" << mic->name << "': \"sensitivity_dbfs\": "
+              << format_fixed(calibration.sensitivity_dbfs, 2) << '\n';
+    return 0;
+}
+
 capture::MeasureOptions measure_options(const MeasureArguments& args, std::vector<std::string> zones) {
     capture::MeasureOptions options;
     options.zones = std::move(zones);
@@ -293,9 +421,11 @@ capture::MeasureOptions measure_options(const MeasureArguments& args, std::vecto
     options.repeats = args.repeats;
     options.noise_floor_s = args.noise_floor_s;
     options.sweep_from_zone_band = args.zone_bands;
-    options.test_tone = args.test_tone && !args.multi_sweep;
+    options.test_tone = args.test_tone;
     options.max_peak_dbfs = args.max_peak_dbfs;
     options.max_peak_db_spl = args.max_peak_db_spl;
+    // One multiple-sweep pass has no later sweeps whose tail an estimate could set.
+    options.estimate_room_t60 = !args.multi_sweep;
     options.progress = [zone_bands = args.zone_bands](const capture::MeasureProgress& progress) {
         using Event = capture::MeasureProgress::Event;
         if (progress.event == Event::multi_sweep_started) {
@@ -308,6 +438,8 @@ capture::MeasureOptions measure_options(const MeasureArguments& args, std::vecto
             std::cout << "measuring zone '" << progress.zone << "' (" << progress.zone_number << "/"
                       << progress.zone_count << ", " << format_fixed(progress.sound_s, 1) << " s of sound)"
                       << std::endl;
+        } else if (progress.event == Event::room_t60_estimated) {
+            print_room_t60(progress);
         } else if (progress.event == Event::repeat_started) {
             std::cout << "  repeat " << progress.repeat_number << "/" << progress.repeat_count << std::endl;
         } else if (progress.event == Event::pass_repeated) {
@@ -372,12 +504,16 @@ void print_impulse_responses(const capture::SessionImpulseResponses& responses) 
 }
 
 int run_measure(const MeasureArguments& args) {
-    const Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir());
+    Venue venue = io::read_venue_file(args.venue_path, io::default_hardware_dir());
+    if (!args.calibrate_mic.empty()) {
+        return run_calibration(args, venue);
+    }
     const fs::path session = args.session_dir;
     const std::vector<std::string> zones = zones_to_measure(venue, args, session);
 
     if (!zones.empty()) {
         capture::MeasureOptions options = measure_options(args, zones);
+        options.sensitivity_sources = apply_session_calibration(venue, session);
         if (const double tail_s = capture::tail_for_room(venue, options.tail_s); tail_s > options.tail_s) {
             std::cout << "tail after each sweep: " << format_significant(tail_s)
                       << " s, the room's T60 from the venue file (audio_interface.room_t60_s), instead of --tail-s "
@@ -388,13 +524,7 @@ int run_measure(const MeasureArguments& args) {
         const capture::PortAudioStreamOptions stream_options =
             checked_stream_options(venue, args.device, args.host_api, options);
 
-        std::error_code error;
-        fs::create_directories(session, error);
-        if (error) {
-            throw Error("session folder '" + session.string() + "' cannot be created (" + error.message() +
-                            "); choose a writable folder with --out",
-                        ErrorKind::configuration);
-        }
+        create_session_folder(session);
         copy_venue(args.venue_path, session);
 
         capture::PortAudioCaptureStream stream(stream_options);
@@ -471,7 +601,7 @@ Command add_measure_command(CLI::App& app) {
     command->add_flag("--test-tone,!--no-test-tone", args->test_tone,
                       "Play a quiet test tone (the sweep, 0.3 s long and 30 dB quieter) on each zone first: it checks "
                       "that the zone's mics hear it and refuses a sweep predicted over --max-peak-dbfs or "
-                      "--max-peak-db-spl (default: on; not with --multi-sweep)");
+                      "--max-peak-db-spl (default: on; with --multi-sweep every zone's tone plays before the pass)");
     command->add_option("--max-peak-dbfs", args->max_peak_dbfs, "Largest predicted sweep peak at any mic input")
         ->check(number_in_range(-60.0, 0.0, "dBFS"))
         ->capture_default_str();
@@ -483,6 +613,23 @@ Command add_measure_command(CLI::App& app) {
                         "Silence recorded before each pass to measure every input's noise floor, which the end of "
                         "each mic's tail is checked against; 0 skips both")
         ->check(number_in_range(0.0, 5.0, "s"))
+        ->capture_default_str();
+    command->add_option("--calibrate", args->calibrate_mic,
+                        "Calibrate this mic instead of measuring: with every output silent, record its input while "
+                        "a calibrator sits on it, check that it is one steady tone, and store the mic's sensitivity "
+                        "in the session's calibration.json, which later runs with the same --out use")
+        ->check(CLI::Validator(
+            [](const std::string& value) {
+                return value.empty() ? std::string("give a mic name from the venue file's microphones")
+                                     : std::string();
+            },
+            "MIC"));
+    command->add_option("--calibrator-db-spl", args->calibrator_db_spl,
+                        "Level of the calibrator's tone, as printed on it (94 or 114 dB SPL)")
+        ->check(number_in_range(80.0, 140.0, "dB SPL"))
+        ->capture_default_str();
+    command->add_option("--calibration-s", args->calibration_s, "Length of the calibrator recording in seconds")
+        ->check(number_in_range(1.0, 30.0, "s"))
         ->capture_default_str();
     command->add_option("--max-passes", args->max_passes,
                         "Passes played per zone while passes have xruns, before the zone fails")

@@ -1,5 +1,6 @@
 #include "audio_stream_setup.hpp"
 #include "commands.hpp"
+#include "eq_method.hpp"
 #include "main_job.hpp"
 #include "linetune_version.hpp"
 #include "simulated_job.hpp"
@@ -42,6 +43,8 @@ struct RunArguments {
     double sweep_s = 5.0;
     double tail_s = 2.0;
     std::size_t max_passes = 2;  ///< see capture::MeasureOptions::max_passes
+    std::string method = "auto";  ///< as `tune --method`
+    std::string model_path;
 };
 
 std::filesystem::path create_session_folder(const std::string& session_dir) {
@@ -100,7 +103,7 @@ void copy_venue_file(const std::string& venue_path, const std::filesystem::path&
 
 /// The main job on the venue's amplifiers, measuring through a PortAudio interface. The device and
 /// the measurement are checked, and a journal of an interrupted push is looked for, before any sound.
-int run_through_audio_interface(const RunArguments& args) {
+int run_through_audio_interface(const RunArguments& args, const EqMethod& eq_method) {
     if (!args.applied_path.empty()) {
         throw Error("--applied '" + args.applied_path + "' is only for --measurements: measuring through the audio "
                         "interface reads the settings the amplifiers have now; leave out --applied",
@@ -112,6 +115,7 @@ int run_through_audio_interface(const RunArguments& args) {
     job.assume_yes = args.yes;
     job.dry_run = args.dry_run;
     job.json = args.json;
+    job.eq_method = &eq_method;
     job.measure.sweep.duration_s = args.sweep_s;
     job.measure.tail_s = args.tail_s;
     job.measure.max_passes = args.max_passes;
@@ -133,7 +137,7 @@ int run_through_audio_interface(const RunArguments& args) {
 
 /// The main job on stored measurements: tune, show, and write a session folder with the venue,
 /// the corrections, a CSV for manual entry and the writes a push would make.
-int run_on_stored_measurements(const RunArguments& args) {
+int run_on_stored_measurements(const RunArguments& args, const EqMethod& eq_method) {
     if (!args.dry_run) {
         throw Error("pushing stored-measurement results from 'run' is not available: give --dry-run, then push the "
                     "session's corrections.json with 'linetune push'",
@@ -141,11 +145,12 @@ int run_on_stored_measurements(const RunArguments& args) {
     }
     Venue venue;
     const correction::TuningResult result =
-        tune_from_files(args.venue_path, args.measurements_dir, args.applied_path, venue);
+        tune_from_files(args.venue_path, args.measurements_dir, args.applied_path, venue, eq_method.fitter.get());
     const auto session = create_session_folder(args.session_dir);
 
     nlohmann::json document = correction::corrections_json(result);
     document["linetune_version"] = LINETUNE_VERSION;
+    document["eq_method"] = eq_method_json(eq_method);
 
     nlohmann::json plan = nlohmann::json::array();
     for (const auto& zone : result.zones) {
@@ -163,6 +168,7 @@ int run_on_stored_measurements(const RunArguments& args) {
         std::cout << json_text(document);
         return 0;
     }
+    print_eq_method(std::cout, eq_method);
     print_tuning_result(std::cout, result, &venue);
     std::cout << "\ndry run: nothing was sent to any amplifier. Session written to " << session.string()
               << "/ (venue.json, corrections.json, corrections.csv, push-plan.json, report.html)\n";
@@ -171,28 +177,31 @@ int run_on_stored_measurements(const RunArguments& args) {
 }
 
 int run_job(const RunArguments& args) {
+    if (args.simulate && (!args.venue_path.empty() || !args.measurements_dir.empty() || !args.applied_path.empty())) {
+        throw Error("--simulate runs the built-in simulated rig and takes no venue file, --measurements or --applied "
+                    "(it reads the settings from its virtual amplifier)",
+                    ErrorKind::configuration);
+    }
+    if (!args.simulate && args.venue_path.empty()) {
+        throw Error("run needs a venue file (run VENUE.json, or run VENUE.json --measurements DIR --dry-run) or "
+                    "--simulate",
+                    ErrorKind::configuration);
+    }
+    const EqMethod eq_method = choose_eq_method(args.method, args.model_path, std::cerr);
     if (args.simulate) {
-        if (!args.venue_path.empty() || !args.measurements_dir.empty()) {
-            throw Error("--simulate runs the built-in simulated rig and takes no venue file or --measurements",
-                        ErrorKind::configuration);
-        }
         SimulatedJobOptions options;
         options.session_dir = create_session_folder(args.session_dir);
         options.assume_yes = args.yes;
         options.dry_run = args.dry_run;
         options.seed = args.seed;
         options.json = args.json;
+        options.eq_method = &eq_method;
         return run_simulated_job(options);
     }
-    if (args.venue_path.empty()) {
-        throw Error("run needs a venue file (run VENUE.json, or run VENUE.json --measurements DIR --dry-run) or "
-                    "--simulate",
-                    ErrorKind::configuration);
-    }
     if (args.measurements_dir.empty()) {
-        return run_through_audio_interface(args);
+        return run_through_audio_interface(args, eq_method);
     }
-    return run_on_stored_measurements(args);
+    return run_on_stored_measurements(args, eq_method);
 }
 
 }  // namespace
@@ -215,6 +224,7 @@ Command add_run_command(CLI::App& app) {
     command->add_option("--applied", args->applied_path,
                         "Corrections file that was active while measuring; its effect is removed so the result is "
                         "the new absolute setting");
+    add_eq_method_options(command, args->method, args->model_path);
     command->add_flag("--dry-run", args->dry_run, "Tune and write the session, but send nothing to any amplifier");
     command->add_flag("--yes,-y", args->yes, "Push without asking for confirmation (the safety limits still apply)");
     command->add_option("--seed", args->seed, "Seed of the simulated rig's noise (--simulate), 0 to 4294967295")

@@ -52,6 +52,7 @@ int run_simulated_job(const SimulatedJobOptions& options) {
     job.assume_yes = options.assume_yes;
     job.dry_run = options.dry_run;
     job.json = options.json;
+    job.eq_method = options.eq_method;
     job.measure.sweep.duration_s = sweep_duration_s;
     job.measure.sweep.level_dbfs = sweep_level_dbfs;
     job.measure.tail_s = tail_s;

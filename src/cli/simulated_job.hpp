@@ -1,5 +1,7 @@
 #pragma once
 
+#include "eq_method.hpp"
+
 #include <cstdint>
 #include <filesystem>
 
@@ -12,6 +14,7 @@ struct SimulatedJobOptions {
     bool dry_run = false;               ///< stop after tuning: nothing is pushed
     bool json = false;                  ///< print the summary as JSON
     std::uint64_t seed = 1;             ///< the simulated rig's noise
+    const EqMethod* eq_method = nullptr;  ///< the EQ fitter and its model; null: the classic fitter
 };
 
 /// The whole job on the built-in simulated rig: starts the virtual amplifier on loopback,

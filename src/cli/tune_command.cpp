@@ -1,4 +1,5 @@
 #include "commands.hpp"
+#include "eq_method.hpp"
 #include "tuning_output.hpp"
 #include "linetune_version.hpp"
 
@@ -6,7 +7,6 @@
 #include "linetune/control/driver_factory.hpp"
 #include "linetune/core/error.hpp"
 #include "linetune/correction/corrections_file.hpp"
-#include "linetune/correction/learned_model.hpp"
 #include "linetune/correction/tuning.hpp"
 #include "linetune/correction/weather.hpp"
 #include "linetune/io/device_profile_file.hpp"
@@ -37,67 +37,12 @@ struct TuneArguments {
     bool dry_run = false;
     bool read_devices = false;
     // NOTE: auto is the default because the shipped model with its refinement leaves no more
-    // residual than the classic optimiser on its held-out problems, in about 1/8 of its time
+    // residual than the classic optimiser on its held-out problems, in less than 1/5 of its CPU time
     // (docs/learned-model.md).
     std::string method = "auto";
     std::string model_path;
     std::string weather;  ///< "T,RH": tune for this air instead of the air measured in
 };
-
-/// The EQ fitter a --method chooses, and the model it loaded (null for the classic fitter).
-struct ChosenFitter {
-    std::unique_ptr<correction::EqFitter> fitter;
-    std::shared_ptr<const correction::LearnedBandPredictor> model;
-};
-
-// `learned` fails when the model cannot be loaded; `auto` warns and falls back to the classic
-// fitter; `classic` never loads libtorch.
-ChosenFitter choose_fitter(const TuneArguments& args) {
-    ChosenFitter chosen;
-    if (args.method == "classic") {
-        chosen.fitter = std::make_unique<correction::ClassicEqFitter>();
-        return chosen;
-    }
-    auto paths = correction::default_learned_model_paths();
-    if (!args.model_path.empty()) {
-        paths.model_path = args.model_path;
-    }
-    try {
-        chosen.model = correction::load_learned_model(paths);
-        chosen.fitter = std::make_unique<correction::LearnedEqFitter>(chosen.model);
-    } catch (const Error& failure) {
-        if (args.method == "learned") {
-            throw failure.with_context("--method learned");
-        }
-        std::cerr << "warning: --method auto: " << failure.what() << "; falling back to the classic fitter\n";
-        chosen.fitter = std::make_unique<correction::ClassicEqFitter>();
-    }
-    return chosen;
-}
-
-nlohmann::json method_json(const ChosenFitter& chosen) {
-    if (!chosen.model) {
-        return {{"method", "classic"}};
-    }
-    const auto& info = chosen.model->info();
-    return {{"method", "learned + refinement"},
-            {"model_file", info.model_path.string()},
-            {"model_hash", info.file_hash},
-            {"model_format_version", info.format_version},
-            {"model_code_version", info.code_version},
-            {"model_config_hash", info.config_hash}};
-}
-
-void print_method(std::ostream& out, const ChosenFitter& chosen) {
-    if (!chosen.model) {
-        out << "EQ method: classic\n";
-        return;
-    }
-    const auto& info = chosen.model->info();
-    out << "EQ method: learned + refinement; model '" << info.model_path.string() << "', hash " << info.file_hash
-        << ", format version " << info.format_version << ", trained by linetune " << info.code_version
-        << ", configuration " << info.config_hash << '\n';
-}
 
 /// Reads the current settings of each zone's amplifier, read-only. Throws Error (device, exit code 3) when
 /// an amplifier does not respond; nothing has been written then.
@@ -121,7 +66,7 @@ int run_tune(const TuneArguments& args) {
     if (!args.weather.empty()) {
         weather = correction::parse_weather(args.weather);
     }
-    const ChosenFitter chosen = choose_fitter(args);
+    const EqMethod chosen = choose_eq_method(args.method, args.model_path, std::cerr);
     control::DeviceSettingsReading device_settings;
     std::function<std::map<std::string, correction::ZoneSetting>(const Venue&)> read_applied;
     if (args.read_devices) {
@@ -135,7 +80,7 @@ int run_tune(const TuneArguments& args) {
                                                             venue, chosen.fitter.get(), weather, read_applied);
     nlohmann::json document = correction::corrections_json(result);
     document["linetune_version"] = LINETUNE_VERSION;
-    document["eq_method"] = method_json(chosen);
+    document["eq_method"] = eq_method_json(chosen);
     if (args.read_devices) {
         document["settings_read_from_devices"] = control::device_settings_json(device_settings);
     }
@@ -148,7 +93,7 @@ int run_tune(const TuneArguments& args) {
     if (args.json) {
         std::cout << json_text(document);
     } else {
-        print_method(std::cout, chosen);
+        print_eq_method(std::cout, chosen);
         for (const auto& line : control::describe_device_settings(device_settings)) {
             std::cout << "read from the amplifiers: " << line << '\n';
         }
@@ -199,16 +144,7 @@ Command add_tune_command(CLI::App& app) {
                         "Tune for this air instead of the air measured in, as T,RH (°C and % relative humidity, e.g. "
                         "28,35): the high-frequency air absorption and the arrival times are recomputed from the venue's "
                         "temperature_c and humidity_percent without measuring again");
-    command->add_option("--method", args->method,
-                        "EQ fitter: 'classic' (the classic optimiser alone), 'learned' (the learned model's bands "
-                        "refined by the classic optimiser; fails if the model cannot be loaded) or 'auto' (learned, "
-                        "falling back to classic with a warning). Learned is about 8 times faster and leaves about "
-                        "as much residual (docs/learned-model.md)")
-        ->check(CLI::IsMember({"auto", "learned", "classic"}))
-        ->capture_default_str();
-    command->add_option("--model", args->model_path,
-                        "Learned model file for --method learned or auto; default: $LINETUNE_LEARNED_MODEL, else "
-                        "calibration/learned-eq-model.bin of the source tree");
+    add_eq_method_options(command, args->method, args->model_path);
     return {command, [args] { return run_tune(*args); }};
 }
 

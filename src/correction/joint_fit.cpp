@@ -20,14 +20,25 @@
 // as zero phase. The power of the sum, smoothed like the responses, is
 //
 //     P_m(f) = Σ_z Σ_z' u_z u_z' · Re(A_z A_z'*) · κ_zz'(f),      κ_zz = 1
-//     κ_zz'(f) = exp(−(2πf·σ)²) · sinc(B(f)·Δ_zz')
+//     κ_zz'(f) = exp(−(2πf·σ)²/2) · sinc(B(f)·Δ_zz')   where 2πf·σ ≤ φ_max, else 0
 //
 // The first factor is the expected value of e^(jωδ) for a Gaussian timing error δ of standard
 // deviation σ between the two zones' measurements (drift between recordings taken minutes
-// apart): where 2πfσ is large the cross term averages away and P becomes the power sum
-// Σ |a_z|². The second is the mean of the cross term's e^(j2πfΔ) over the 1/N-octave smoothing
-// band B(f) = f·(2^(1/2N) − 2^(−1/2N)), Δ being the two zones' arrival difference at the mic:
-// a comb finer than the smoothing is averaged out as the measured sum would be. sinc(x) =
+// apart), so where 2πfσ is large the cross term averages away and P becomes the power sum
+// Σ |a_z|². The timing error has two parts that add in variance:
+//
+//     σ² = σ_t² + (k·σ_T)² · (t_z² + t_z'²),      k = 1 / (2·(273.15 + T))  per °C
+//
+// σ_t is timing_spread_ms. The second part is temperature drift: the speed of sound goes with
+// √(273.15 + T). A zone measured σ_T warmer therefore arrives earlier by k·σ_T of its travel
+// time t_z at the mic (0.17 % per °C at 20 °C, 0.25 ms at 50 m), independently of the other
+// zones. Where the phase spread 2πfσ exceeds max_phase_spread_rad the sign of the cross term is
+// unknown (at π/2 one standard deviation reaches a quarter cycle), so the expected value, still
+// 0.29 of the full term there, is not trusted and the sum falls back to the power sum. This keeps the
+// fit from chasing the tails of comb filters that the drift moved. The second factor of κ is
+// the mean of the cross term's e^(j2πfΔ) over the 1/N-octave smoothing band
+// B(f) = f·(2^(1/2N) − 2^(−1/2N)), Δ being the two zones' arrival difference at the mic, so a
+// comb finer than the smoothing is averaged out as the measured sum would be. sinc(x) =
 // sin(πx)/(πx). Above complex_sum_max_hz κ = 0 for z ≠ z'.
 //
 // The error at mic m and grid point f_i is r = √(w_m/W) · (10·log10 P_m(f_i) − T(f_i) − μ_m), with
@@ -55,6 +66,8 @@ constexpr double ridge_db2 = 1e-4;
 // Levenberg–Marquardt: start damping and the relative cost change that ends the iteration.
 constexpr double initial_damping = 1e-3;
 constexpr double converged_relative_change = 1e-7;
+// 0 °C in kelvin, for the temperature drift of the speed of sound.
+constexpr double celsius_to_kelvin = 273.15;
 
 double sinc(double x) { return std::fabs(x) < 1e-12 ? 1.0 : std::sin(pi * x) / (pi * x); }
 
@@ -82,12 +95,25 @@ struct CurveModel {
     std::size_t parameter_count = 0;
 };
 
-double kappa(double freq_hz, double delta_s, const JointFitOptions& options) {
+/// Standard deviation in seconds of the timing difference between two zones' measurements
+/// whose arrivals at the mic are travel_a_s and travel_b_s.
+double timing_spread_s(double travel_a_s, double travel_b_s, const JointFitOptions& options) {
+    const double per_kelvin = 1.0 / (2.0 * (celsius_to_kelvin + options.temperature_c));
+    const double fixed_s = options.timing_spread_ms / 1000.0;
+    const double drift_scale = per_kelvin * options.temperature_spread_c;
+    return std::sqrt(fixed_s * fixed_s +
+                     drift_scale * drift_scale * (travel_a_s * travel_a_s + travel_b_s * travel_b_s));
+}
+
+double kappa(double freq_hz, double delta_s, double spread_s, const JointFitOptions& options) {
     if (options.complex_sum_max_hz > 0.0 && freq_hz > options.complex_sum_max_hz) {
         return 0.0;
     }
-    const double sigma_s = options.timing_spread_ms / 1000.0;
-    const double drift = std::exp(-std::pow(2.0 * pi * freq_hz * sigma_s, 2.0));
+    const double phase_spread_rad = 2.0 * pi * freq_hz * spread_s;
+    if (phase_spread_rad > options.max_phase_spread_rad) {
+        return 0.0;
+    }
+    const double drift = std::exp(-0.5 * phase_spread_rad * phase_spread_rad);
     const double half = 0.5 / options.smoothing_fraction;
     const double bandwidth_hz = freq_hz * (std::exp2(half) - std::exp2(-half));
     return drift * sinc(bandwidth_hz * delta_s);
@@ -96,11 +122,13 @@ double kappa(double freq_hz, double delta_s, const JointFitOptions& options) {
 void validate(std::span<const JointFitZone> zones, std::span<const TimedResponse> responses,
               const JointFitOptions& options) {
     require(options.coupling_below_hz >= 0.0 && options.timing_spread_ms >= 0.0 && options.complex_sum_max_hz >= 0.0 &&
+                options.temperature_spread_c >= 0.0 && options.temperature_c > -celsius_to_kelvin &&
+                options.max_phase_spread_rad > 0.0 &&
                 options.zone_alone_weight >= 0.0 &&
                 options.smoothing_fraction > 0.0 && options.points_per_octave > 0.0 &&
                 options.control_points_per_octave > 0.0,
-            "joint fit settings are invalid: frequencies, the timing spread and the zone-alone weight must be >= 0, "
-            "resolutions above 0",
+            "joint fit settings are invalid: frequencies, the timing and temperature spreads and the zone-alone weight "
+            "must be >= 0, the phase-spread limit and resolutions above 0, the temperature above absolute zero",
             ErrorKind::configuration);
     std::set<std::string> names;
     for (const auto& zone : zones) {
@@ -187,13 +215,22 @@ Problem build_problem(std::span<const JointFitZone> zones, const std::vector<std
             }
             arrival_s[a] = (heard[a]->arrival_ms + zone.delay_ms) / 1000.0;
         }
+        // Travel times for the temperature drift: the arrivals as measured, which carry the
+        // latency of each zone's processing too (a few ms, so the drift is overstated slightly).
+        std::vector<double> spread_s(n * n, 0.0);
+        for (std::size_t a = 0; a < n; ++a) {
+            for (std::size_t b = 0; b < n; ++b) {
+                spread_s[a * n + b] = timing_spread_s(std::max(heard[a]->arrival_ms, 0.0) / 1000.0,
+                                                      std::max(heard[b]->arrival_ms, 0.0) / 1000.0, options);
+            }
+        }
         mic_problem.cross.resize(grid_hz.size() * n * n);
         for (std::size_t i = 0; i < grid_hz.size(); ++i) {
             for (std::size_t a = 0; a < n; ++a) {
                 for (std::size_t b = a; b < n; ++b) {
                     double value = std::real(spectra[a][i] * std::conj(spectra[b][i]));
                     if (a != b) {
-                        value *= kappa(grid_hz[i], arrival_s[a] - arrival_s[b], options);
+                        value *= kappa(grid_hz[i], arrival_s[a] - arrival_s[b], spread_s[a * n + b], options);
                     }
                     mic_problem.cross[(i * n + a) * n + b] = value;
                     mic_problem.cross[(i * n + b) * n + a] = value;

@@ -38,6 +38,16 @@ std::string zone_mic_context(const Zone& zone, const Microphone& mic) {
     return "zone '" + zone.name + "', microphone '" + mic.name + "'";
 }
 
+/// Returns the median of the values in dB, or NaN for an empty list.
+double median_db(std::vector<double> deviation_db) {
+    if (deviation_db.empty()) {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    const auto middle = deviation_db.begin() + static_cast<std::ptrdiff_t>(deviation_db.size() / 2);
+    std::nth_element(deviation_db.begin(), middle, deviation_db.end());
+    return *middle;
+}
+
 /// Returns a zone's level at one mic: the median over the zone's band of response − target, in
 /// dB, or NaN without points. The median is taken:
 /// - Against the target, so that subs (30 to 120 Hz) and mains (60 Hz to 16 kHz) are compared on
@@ -47,9 +57,8 @@ std::string zone_mic_context(const Zone& zone, const Microphone& mic) {
 ///   those peaks again, and they ended about 25 dB quieter.
 /// - Without the EQ, so that the gains do not depend on the EQ fit, which moves between two fits
 ///   of nearly the same data. With the EQ included, a re-tune from a measurement taken with the
-///   corrections applied changed gains by 0.2 to 0.9 dB. The price: a zone whose EQ moves its
-///   whole band ends off its level by that much (the built-in rig's subs about 2 dB above their
-///   offset).
+///   corrections applied changed gains by 0.2 to 0.9 dB. The level the EQ adds is taken off the
+///   gain afterwards (eq_level_db), so a zone whose EQ moves its whole band still ends on its level.
 double target_level_db(const Venue& venue, const Zone& zone, const FrequencyResponse& response) {
     std::vector<double> deviation_db;
     for (std::size_t i = 0; i < response.size(); ++i) {
@@ -58,12 +67,7 @@ double target_level_db(const Venue& venue, const Zone& zone, const FrequencyResp
             deviation_db.push_back(response.magnitude_db[i] - target_db(venue, f));
         }
     }
-    if (deviation_db.empty()) {
-        return std::numeric_limits<double>::quiet_NaN();
-    }
-    const auto middle = deviation_db.begin() + static_cast<std::ptrdiff_t>(deviation_db.size() / 2);
-    std::nth_element(deviation_db.begin(), middle, deviation_db.end());
-    return *middle;
+    return median_db(std::move(deviation_db));
 }
 
 /// Sum of the bands' magnitudes at freq_hz, in dB.
@@ -344,12 +348,18 @@ struct ZoneWork {
     EqFitResult fit;
     EqFitRequest request;  ///< the zone's own fit request (its grid, band and limits)
     bool bands_from_joint_fit = false;
+    double level_rule_gain_db = 0.0;  ///< gain of the level rule (or level shading), EQ left out
 };
 
 /// Sets the zone's gain within its amplifier's range, rounded to its step, with a note when the
-/// range cuts it.
-void set_zone_gain(ZoneWork& work, double gain_db) {
+/// range cuts it and `note_clamp` is set.
+void set_zone_gain(ZoneWork& work, double gain_db, bool note_clamp) {
     const ChannelLimits& limits = work.amplifier->limits;
+    if (!note_clamp) {
+        work.outcome.setting.gain_db = round_to_step(std::clamp(gain_db, limits.gain_db.min, limits.gain_db.max),
+                                                     limits.gain_db.step);
+        return;
+    }
     if (gain_db > limits.gain_db.max || gain_db < limits.gain_db.min) {
         const double clamped = std::clamp(gain_db, limits.gain_db.min, limits.gain_db.max);
         work.outcome.notes.push_back("gain " + format_fixed(gain_db, 2) + " dB is outside amplifier '" +
@@ -821,6 +831,71 @@ void push_joint_fit(const Venue& venue, const std::vector<detail::SystemZoneData
     }
 }
 
+/// Returns what the gain must take off for the zone to sit at the level rule's level with the
+/// given bands. That is the median over its band of its spatial average + EQ − target, less the
+/// zone level the rule read (the mean over its mics of target_level_db, without the EQ). It
+/// follows the EQ's broadband level, which a fit sets within its boost cap: the built-in rig's
+/// hang cuts its whole band by 8 to 14 dB so that its treble can reach the target. It also takes
+/// in the difference between the average's level and the mics' mean level.
+double eq_level_db(const Venue& venue, const ZoneWork& work, const std::vector<analysis::ParametricBand>& bands) {
+    const ZoneArrivals arrivals = arrivals_of(venue, work);
+    if (arrivals.level_db.empty()) {
+        return 0.0;
+    }
+    double rule_level_db = 0.0;
+    for (const auto& [mic, level_db] : arrivals.level_db) {
+        rule_level_db += level_db;
+    }
+    rule_level_db /= static_cast<double>(arrivals.level_db.size());
+
+    const FrequencyResponse& average = work.outcome.before;
+    const double rate_hz = work.amplifier->profile.sample_rate_hz;
+    std::vector<double> with_eq_db;
+    for (std::size_t i = 0; i < average.size(); ++i) {
+        const double f = average.freq_hz[i];
+        if (f >= work.zone->fit_band_hz.low_hz && f <= work.zone->fit_band_hz.high_hz) {
+            with_eq_db.push_back(average.magnitude_db[i] - target_db(venue, f) + bands_db(bands, f, rate_hz));
+        }
+    }
+    if (with_eq_db.empty()) {
+        return 0.0;
+    }
+    return median_db(std::move(with_eq_db)) - rule_level_db;
+}
+
+/// Sets every zone's gain to its level-rule gain less its eq_level_db, plus the mean eq_level_db
+/// of the reference system's zones. The reference gains then still average as the level rule set
+/// them, and every zone's spatial average ends at its level offset from theirs. When a gain would
+/// then lie above 0 dB, every gain is lowered by the largest such excess. So linetune shades zones
+/// only by cutting, and the zones keep their levels relative to each other. No amplifier channel
+/// loses headroom, and no push must raise a channel past the push's step limit. Returns that
+/// common reduction in dB (0 when none). `note_clamp`: note when a gain is clamped to its
+/// amplifier's range.
+double set_gains_after_eq(const Venue& venue, std::vector<ZoneWork>& works, const std::string& reference_system,
+                          bool note_clamp) {
+    std::vector<double> eq_levels_db;
+    double reference_sum_db = 0.0;
+    std::size_t reference_count = 0;
+    for (const ZoneWork& work : works) {
+        eq_levels_db.push_back(eq_level_db(venue, work, work.outcome.setting.bands));
+        if (work.zone->system == reference_system) {
+            reference_sum_db += eq_levels_db.back();
+            ++reference_count;
+        }
+    }
+    const double reference_db = reference_count > 0 ? reference_sum_db / static_cast<double>(reference_count) : 0.0;
+    std::vector<double> gains_db;
+    double reduction_db = 0.0;
+    for (std::size_t z = 0; z < works.size(); ++z) {
+        gains_db.push_back(works[z].level_rule_gain_db - eq_levels_db[z] + reference_db);
+        reduction_db = std::max(reduction_db, gains_db.back());
+    }
+    for (std::size_t z = 0; z < works.size(); ++z) {
+        set_zone_gain(works[z], gains_db[z] - reduction_db, note_clamp);
+    }
+    return reduction_db;
+}
+
 }  // namespace
 
 TuningResult tune_venue(const Venue& venue, const TuneOptions& options) {
@@ -862,11 +937,22 @@ TuningResult tune_venue(const Venue& venue, const TuneOptions& options) {
                         ErrorKind::configuration);
         }
         work.outcome.setting.delay_ms = round_to_step(found->delay_ms, limits.delay_ms.step);
-        set_zone_gain(work, found->gain_db);
+        work.level_rule_gain_db = found->gain_db;
         work.outcome.polarity_fault = found->polarity_fault;
         work.outcome.notes.insert(work.outcome.notes.end(), found->notes.begin(), found->notes.end());
     }
+    // The joint fit sums the zones at the gains that go with their own bands. The final gains
+    // follow the bands it pushes.
+    const std::string reference_system = alignment_options_of(venue, works).reference_system;
+    set_gains_after_eq(venue, works, reference_system, false);
     push_joint_fit(venue, system_data, works, result.system);
+    const double reduction_db = set_gains_after_eq(venue, works, reference_system, true);
+    if (reduction_db >= 0.05) {
+        result.notes.push_back("every zone's gain is " + format_fixed(reduction_db, 1) +
+                               " dB lower than its level alone asks, so that no gain lies above 0 dB; the zones keep "
+                               "their levels relative to each other: raise the system's master level by up to " +
+                               format_fixed(reduction_db, 1) + " dB if the show needs it");
+    }
     for (ZoneWork& work : works) {
         predict(venue, work);
         result.zones.push_back(std::move(work.outcome));

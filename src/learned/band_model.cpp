@@ -2,7 +2,9 @@
 
 #include "differentiable_filters.hpp"
 
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -215,11 +217,28 @@ void save_model(const std::filesystem::path& path, BandNetwork& network, const n
     metadata["weights_bytes"] = weights.size();
     metadata["weights_fnv1a"] = correction::detail::fnv1a_hex(weights);
 
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << magic_line << '\n' << metadata.dump() << '\n';
-    out.write(weights.data(), static_cast<std::streamsize>(weights.size()));
-    if (!out) {
-        throw std::runtime_error("cannot write the model file '" + path.string() + "'");
+    // Written beside the target and renamed over it, so a failed write never leaves half a model.
+    auto partial = path;
+    partial += ".partial";
+    {
+        std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+        out << magic_line << '\n' << metadata.dump() << '\n';
+        out.write(weights.data(), static_cast<std::streamsize>(weights.size()));
+        out.flush();
+        if (!out) {
+            const int error = errno;
+            std::error_code ignored;
+            std::filesystem::remove(partial, ignored);
+            throw std::runtime_error("cannot write the model file '" + partial.string() + "' (" + std::strerror(error) +
+                                     "); check that its folder exists and is writable");
+        }
+    }
+    std::error_code error;
+    std::filesystem::rename(partial, path, error);
+    if (error) {
+        std::filesystem::remove(partial, error);
+        throw std::runtime_error("cannot replace the model file '" + path.string() + "' (" + error.message() +
+                                 "); check that it is not a folder and that its folder is writable");
     }
 }
 
@@ -267,15 +286,33 @@ BandNetwork load_model(const std::filesystem::path& path, nlohmann::json& metada
 
         BandNetwork network(config);
         torch::NoGradGuard no_grad;
+        const auto& declared = metadata.at("parameters");
+        if (!declared.is_array() || declared.size() != network->named_parameters().size()) {
+            throw std::runtime_error(where + " is corrupt: it declares " + std::to_string(declared.size()) +
+                                     " parameters, the network has " + std::to_string(network->named_parameters().size()));
+        }
         std::size_t offset = 0;
+        std::size_t index = 0;
         for (auto& item : network->named_parameters()) {
             auto& value = item.value();
+            const auto& entry = declared.at(index++);
+            if (entry.at("name").get<std::string>() != item.key() ||
+                entry.at("shape").get<std::vector<std::int64_t>>() != value.sizes().vec()) {
+                throw std::runtime_error(where + " is corrupt: parameter '" + item.key() +
+                                         "' does not match the name and shape its metadata declares");
+            }
             const auto bytes = static_cast<std::size_t>(value.numel()) * sizeof(float);
             if (offset + bytes > weights.size()) {
                 throw std::runtime_error(where + " is corrupt: parameter '" + item.key() + "' runs past the end");
             }
             auto loaded = torch::empty_like(value);
             std::memcpy(loaded.data_ptr<float>(), weights.data() + offset, bytes);
+            // The hash only proves the weights are the ones written; a training run that diverged
+            // writes NaN or infinite weights, which would predict nothing useful.
+            if (!torch::isfinite(loaded).all().item<bool>()) {
+                throw std::runtime_error(where + " is unusable: parameter '" + item.key() +
+                                         "' holds non-finite weights (NaN or infinite); retrain it with tools/train_model");
+            }
             value.copy_(loaded);
             offset += bytes;
         }

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import unittest
 
@@ -13,10 +14,14 @@ try:
 except ImportError:  # checked in require_tools
     wavfile = None
 
-# jackd's dummy backend runs without real-time scheduling here, so a loaded CI machine can miss a
-# period now and then: 1024-frame periods (21 ms) keep that rare, and each pass with an xrun is
-# still detected and repeated.
+# Without real-time scheduling (see realtime_allowed), a loaded CI machine makes jackd's dummy
+# backend miss a period now and then: 1024-frame periods (21 ms) keep that rare, and each pass with
+# an xrun is still detected and repeated.
 PERIOD_FRAMES = "1024"
+# SCHED_FIFO priority of jackd's own threads where the machine allows real-time scheduling. JACK 2
+# gives its clients' process threads (the virtual venue, PortAudio in linetune) a priority just
+# below it. jackd's default, 10, is above every normally scheduled process.
+REALTIME_PRIORITY = "10"
 # JACK 1.9.21's clients crash in malloc (jack_lsp, PortAudio) on servers whose name has 24 or more
 # characters, while the server itself starts; 23 works. Names are cut to fit.
 MAX_SERVER_NAME_CHARS = 23
@@ -47,10 +52,26 @@ def require_tools():
     raise unittest.SkipTest(message)
 
 
+def realtime_allowed():
+    """Tell whether a process started here may take SCHED_FIFO scheduling (root, or
+    CAP_SYS_NICE with an RLIMIT_RTPRIO above 0), by trying it in a short-lived child.
+
+    Under normal scheduling, even at raise_priority's nice level, the process threads of jackd
+    and its clients wait behind busy processes for longer than a period. On a 2-core machine
+    running compilers and six busy loops (load 9 to 11), 2.4 s passes then had up to 25 xruns
+    each. Multiple-sweep measurements failed after 5 such passes: 3 of 6 in one series, 1 of 8
+    in another. In real time under the same load, 1 pass in 14 measurements had an xrun."""
+    probe = subprocess.run([sys.executable, "-c",
+                            "import os; os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
 def raise_priority():
-    """Runs in each child before exec: a nicer-than-default priority keeps the dummy backend free
-    of xruns on a loaded machine (jackd runs without real-time scheduling). Without the right to
-    raise it, the child runs at the default priority."""
+    """Raise the priority of each child before exec by 10 steps (nice -10), which makes xruns of
+    the dummy backend rarer on a loaded machine when jackd runs without real-time scheduling, and
+    keeps linetune's other threads ahead of busy processes. Without the right to raise it, the
+    child runs at the default priority."""
     try:
         os.nice(-10)
     except PermissionError:
@@ -76,7 +97,8 @@ def stop(process):
 
 
 class JackServer:
-    """A jackd on the dummy backend with 8 inputs and 8 outputs, under a name of its own."""
+    """A jackd on the dummy backend with 8 inputs and 8 outputs, under a name of its own, in real
+    time where the machine allows it (realtime_allowed)."""
 
     def __init__(self, folder, rate_hz, name_prefix="linetune-test"):
         global _server_count
@@ -85,7 +107,8 @@ class JackServer:
         self.name = name_prefix[:MAX_SERVER_NAME_CHARS - len(suffix)] + suffix
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1")
         self.log_path = os.path.join(folder, f"jackd-{_server_count}.log")
-        self.process = start(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(rate_hz),
+        scheduling = ["--realtime", "--realtime-priority", REALTIME_PRIORITY] if realtime_allowed() else ["--no-realtime"]
+        self.process = start(["jackd", *scheduling, "-n", self.name, "-d", "dummy", "-r", str(rate_hz),
                               "-p", PERIOD_FRAMES, "-C", "8", "-P", "8"], self.log_path, self.env)
         try:
             self._wait_until_running()
@@ -151,3 +174,17 @@ def start_virtual_venue(venue_path, server, log_path, *extra_args):
     stop(process)
     with open(log_path) as file:
         raise AssertionError("virtual_venue did not become ready:\n" + file.read())
+
+
+def release_rig(fixture, process_names=("venue_process",)):
+    """Stop the fixture's processes (attributes named in process_names) and its JACK server, then
+    remove its folder. Meant for tearDownClass; attributes already None are skipped."""
+    for name in process_names:
+        process = getattr(fixture, name, None)
+        if process is not None:
+            stop(process)
+            setattr(fixture, name, None)
+    if getattr(fixture, "server", None) is not None:
+        fixture.server.close()
+        fixture.server = None
+    shutil.rmtree(fixture.folder, ignore_errors=True)

@@ -146,13 +146,7 @@ class StreamFaultsThroughJack(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.venue_process is not None:
-            stop(cls.venue_process)
-            cls.venue_process = None
-        if cls.server is not None:
-            cls.server.close()
-            cls.server = None
-        shutil.rmtree(cls.folder, ignore_errors=True)
+        jack_support.release_rig(cls)
 
     def test_stalled_client_xrun_repeats_pass(self):
         session = os.path.join(self.folder, "xrun")

@@ -20,10 +20,11 @@ import numpy as np
 
 import cli_support
 import jack_support
-from jack_support import JackServer, builtin_venue, raise_priority, require_tools, stop
+from jack_support import JackServer, builtin_venue, raise_priority, require_tools
 
 try:
     from scipy.io import wavfile
+    from scipy.signal import get_window
 except ImportError:  # checked in require_tools
     wavfile = None
 
@@ -129,13 +130,7 @@ class MeasureThroughJack(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.venue_process is not None:
-            stop(cls.venue_process)
-            cls.venue_process = None
-        if cls.server is not None:
-            cls.server.close()
-            cls.server = None
-        shutil.rmtree(cls.folder, ignore_errors=True)
+        jack_support.release_rig(cls)
 
     def session(self, name):
         return os.path.join(self.folder, name)
@@ -203,9 +198,15 @@ class MeasureThroughJack(unittest.TestCase):
         offsets = []
         for zone in ZONES:
             with open(os.path.join(session, "measurements", zone, "recording.json")) as file:
-                placement = json.load(file)["multi_sweep"]
+                recording = json.load(file)
+            placement = recording["multi_sweep"]
             self.assertEqual(placement["zones"], ZONES)
             offsets.append(placement["offset_frames"])
+            # Each zone's test tone played before the pass, and every mic heard it.
+            for channel in recording["channels"]:
+                if not channel["loopback"]:
+                    self.assertTrue(channel["heard_test_tone"], f"zone {zone}, mic {channel['mic']}")
+                    self.assertIsNotNone(channel.get("predicted_peak_dbfs"), f"zone {zone}, mic {channel['mic']}")
         self.assertEqual(offsets[0], 0)
         # The second sweep starts while the first still plays: the pass is shorter than two.
         self.assertLess(offsets[1], 48000)
@@ -337,6 +338,122 @@ class MeasureThroughJack(unittest.TestCase):
         for zone in ZONES:
             for mic in MICS:
                 self.assertTrue(os.path.exists(os.path.join(session, "impulse-responses", zone, mic + ".wav")))
+
+
+class AmplifierDistortionThroughJack(unittest.TestCase):
+    """The virtual venue's amplifier non-linearity, measured through JACK, PortAudio and linetune.
+
+    A venue input taps zone L-mid's amplifier without the room (--amplifier-monitor), so the
+    harmonics it carries are the amplifier's own at every frequency. The amplifier's 2nd and 3rd
+    harmonics are set high (-20 dB at full scale) so that both stand far above the noise, and its
+    3rd harmonic of every sweep frequency above 8 kHz lies above the 24 kHz Nyquist frequency."""
+
+    HARMONIC2_DB = -20.0  # re the fundamental of a full-scale sine
+    HARMONIC3_DB = -20.0
+    LEVEL_DBFS = -6.0
+    MONITOR_INPUT = 6
+    # Largest difference between a measured harmonic and the polynomial's level at the played
+    # sweep level. The amplifier is exactly y = x + a2·x² + a3·x³, so what remains is the
+    # harmonic analysis's own error: it measured within 0.1 dB here.
+    MAX_HARMONIC_ERROR_DB = 0.3
+    # Largest level at 13.5 to 16.5 kHz, re the fundamental, while the sweep passes 10.8 to 11.2 kHz.
+    # Only an alias can sound there: the 3rd harmonic of 11 kHz (33 kHz) folds back to 15 kHz when
+    # the polynomial runs at 48 kHz. With the polynomial computed at 48 kHz this measured -33.1 dB
+    # (the 3rd harmonic's level); oversampled, -94.8 dB, the noise and the window's sidelobes.
+    MAX_ALIAS_DB = -70.0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.folder = tempfile.mkdtemp(prefix="linetune-jack-distortion-")
+        cls.server = None
+        cls.venue_process = None
+        require_tools()
+        venue = builtin_venue(ZONES, MICS)
+        venue["microphones"].append({"name": "amp-monitor", "input": cls.MONITOR_INPUT, "zones": {ZONES[0]: 1.0}})
+        cls.monitor_channel = len(venue["microphones"])  # 1-based channel of the recording: mics first
+        output = next(zone["output"] for zone in venue["zones"] if zone["name"] == ZONES[0])
+        cls.venue_path = os.path.join(cls.folder, "venue.json")
+        with open(cls.venue_path, "w") as file:
+            json.dump(venue, file, indent=2)
+        cls.server = JackServer(cls.folder, 48000, name_prefix="lven-distortion")
+        try:
+            cls.venue_process = jack_support.start_virtual_venue(
+                cls.venue_path, cls.server, os.path.join(cls.folder, "virtual-venue.log"),
+                "--harmonic2-db", str(cls.HARMONIC2_DB), "--harmonic3-db", str(cls.HARMONIC3_DB),
+                "--amplifier-monitor", f"{output},{cls.MONITOR_INPUT}")
+        except AssertionError:
+            cls.tearDownClass()
+            raise
+        cls.session = os.path.join(cls.folder, "session")
+        code, out, err = measure(cls.server, cls.venue_path, "--host-api", "JACK", "--zones", ZONES[0],
+                                 "--level-dbfs", str(cls.LEVEL_DBFS), "--sweep-s", SWEEP_S, "--tail-s", TAIL_S,
+                                 "--max-passes", MAX_PASSES, "--out", cls.session)
+        if code != 0:
+            cls.tearDownClass()
+            raise AssertionError(f"measure failed with {code}:\nstdout:\n{out}\nstderr:\n{err}")
+        cls.recording_path = os.path.join(cls.session, "measurements", ZONES[0], "recording.wav")
+
+    @classmethod
+    def tearDownClass(cls):
+        jack_support.release_rig(cls)
+
+    def expected_harmonics_db(self):
+        """H2 and H3 re the fundamental of y = x + a2·x² + a3·x³ for a sine of amplitude A:
+        a2·A/2 and a3·A²/4, each over the fundamental's gain 1 + 3/4·a3·A² (the x³ term adds to it)."""
+        a2 = 2.0 * 10 ** (self.HARMONIC2_DB / 20)
+        a3 = 4.0 * 10 ** (self.HARMONIC3_DB / 20)
+        amplitude = 10 ** (self.LEVEL_DBFS / 20)
+        fundamental = 1.0 + 0.75 * a3 * amplitude ** 2
+        return (20 * np.log10(a2 * amplitude / 2 / fundamental),
+                20 * np.log10(a3 * amplitude ** 2 / 4 / fundamental))
+
+    def test_harmonics_measured_at_set_levels(self):
+        sweep_path = os.path.join(self.folder, "sweep.wav")
+        subprocess.run([cli_support.linetune_exe(), "sweep", sweep_path, "--duration-s", SWEEP_S, "--level-dbfs",
+                        str(self.LEVEL_DBFS), "--silence-s", TAIL_S], check=True, capture_output=True)
+        result = subprocess.run([cli_support.linetune_exe(), "analyze", self.recording_path, "--sweep", sweep_path,
+                                 "--channel", str(self.monitor_channel), "--distortion", "--json"],
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        distortion = json.loads(result.stdout)["files"][0]["channels"][0]["distortion"]
+        freqs_hz = np.array(distortion["freq_hz"], dtype=float)
+        # H3 of a fundamental up to 4 kHz and H2 up to 6 kHz lie under the sweep's 20 kHz end.
+        for name, expected_db, highest_hz in zip(("h2_percent", "h3_percent"), self.expected_harmonics_db(),
+                                                 (6000.0, 4000.0)):
+            with self.subTest(harmonic=name):
+                percent = np.array([np.nan if value is None else value for value in distortion[name]], dtype=float)
+                band = (freqs_hz >= 100.0) & (freqs_hz <= highest_hz)
+                self.assertFalse(np.any(np.isnan(percent[band])), f"{name} is missing between 100 Hz and {highest_hz} Hz")
+                measured_db = 20 * np.log10(percent[band] / 100)
+                error_db = np.max(np.abs(measured_db - expected_db))
+                print(f"{name}: {np.min(measured_db):.2f} to {np.max(measured_db):.2f} dB from 100 Hz to "
+                      f"{highest_hz:.0f} Hz, set {expected_db:.2f} dB, largest error {error_db:.2f} dB")
+                self.assertLessEqual(error_db, self.MAX_HARMONIC_ERROR_DB)
+
+    def test_third_harmonic_does_not_alias(self):
+        rate, recording = read_wav(self.recording_path)
+        monitor = recording[:, self.monitor_channel - 1]
+        # Frames of 256 samples (5.3 ms, 188 Hz bins): the sweep moves about 0.4 kHz within one at
+        # 11 kHz, and a 4-term Blackman-Harris window keeps its sidelobes 92 dB down.
+        frame, hop = 256, 64
+        window = get_window("blackmanharris", frame)
+        freqs_hz = np.fft.rfftfreq(frame, 1.0 / rate)
+        alias_band = (freqs_hz >= 13500.0) & (freqs_hz <= 16500.0)
+        spectra = [np.abs(np.fft.rfft(monitor[start:start + frame] * window)) ** 2
+                   for start in range(0, len(monitor) - frame, hop)]
+        # Frames of the sweep itself, within 20 dB of its loudest: the tail's noise also peaks
+        # somewhere, but at its own level.
+        loudest = max(np.max(power) for power in spectra)
+        worst_db = None
+        for power in spectra:
+            peak = int(np.argmax(power))
+            if not 10800.0 <= freqs_hz[peak] <= 11200.0 or power[peak] < 0.01 * loudest:
+                continue
+            alias_db = 10 * np.log10(np.max(power[alias_band]) / power[peak])
+            worst_db = alias_db if worst_db is None else max(worst_db, alias_db)
+        self.assertIsNotNone(worst_db, "the sweep never passed 11 kHz on the amplifier monitor")
+        print(f"largest product at 13.5 to 16.5 kHz while the sweep passes 11 kHz: {worst_db:.1f} dB re the fundamental")
+        self.assertLess(worst_db, self.MAX_ALIAS_DB)
 
 
 class SampleRateMismatch(unittest.TestCase):

@@ -14,7 +14,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import subprocess
 import tempfile
 import time
@@ -83,11 +82,7 @@ class LiveDisplayThroughJack(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.venue_process is not None:
-            stop(cls.venue_process)
-        if cls.server is not None:
-            cls.server.close()
-        shutil.rmtree(cls.folder, ignore_errors=True)
+        jack_support.release_rig(cls)
 
     def measure_args(self, session_name):
         return [cli_support.linetune_exe(), "measure", self.venue_path, "--host-api", "JACK", "--sweep-s", "1",

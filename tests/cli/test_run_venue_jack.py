@@ -10,7 +10,6 @@ an improvement of the sound.
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
@@ -92,15 +91,7 @@ class RunVenueThroughJack(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for name in ("venue_process", "amp_process"):
-            process = getattr(cls, name, None)
-            if process is not None:
-                stop(process)
-                setattr(cls, name, None)
-        if cls.server is not None:
-            cls.server.close()
-            cls.server = None
-        shutil.rmtree(cls.folder, ignore_errors=True)
+        jack_support.release_rig(cls, ("venue_process", "amp_process"))
 
     def test_push_outcome_is_verified(self):
         self.assertEqual(self.code, 0, f"stdout:\n{self.out}\nstderr:\n{self.err}")

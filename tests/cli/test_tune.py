@@ -237,6 +237,15 @@ class CarTune(unittest.TestCase):
     def fit_band(self, zone_name):
         return next(z["fit_band_hz"] for z in self.venue["zones"] if z["name"] == zone_name)
 
+    def test_gains_cut_only(self):
+        # The car's levels alone ask up to +6 dB for some drivers: every gain is lowered so the
+        # loudest ask sits at 0 dB, and a note says by how much.
+        gains = [zone["gain_db"] for zone in self.document["zones"]]
+        self.assertLessEqual(max(gains), 1e-9)
+        self.assertGreaterEqual(max(gains), -0.1)
+        self.assertTrue(any("no gain lies above 0 dB" in note for note in self.document["notes"]),
+                        self.document["notes"])
+
     def test_every_zone_within_1_db_rms(self):
         zones = self.document["zones"]
         self.assertEqual(len(zones), 8)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""`linetune tune --method learned|classic|auto`: the program does not link libtorch, the
-learned method prints the model's identity, and a missing or corrupt model makes `auto` fall
-back to the classic fitter with a warning and `learned` fail with exit code 2."""
+"""`linetune tune --method learned|classic|auto` (and `run`, which takes the same option): the
+program does not link libtorch, the learned method prints the model's identity, and a missing or
+corrupt model makes `auto` fall back to the classic fitter with a warning and `learned` fail with
+exit code 2."""
 
 import json
 import os
@@ -114,6 +115,42 @@ class LearnedMethod(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertNotIn("warning", err)
         self.assertEqual(document["eq_method"]["method"], "learned + refinement")
+
+
+class RunMethod(unittest.TestCase):
+    """`run` chooses its EQ fitter as `tune` does and records it in the session's corrections."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.scratch = cli_support.fresh_scratch_dir("run-method")
+
+    def run_dry(self, name, *options):
+        session = os.path.join(self.scratch, name)
+        code, out, err = run_linetune("run", WAREHOUSE, "--measurements",
+                                      os.path.join(ROOT, "docs", "examples", "warehouse"), "--dry-run",
+                                      "--session", session, *options)
+        self.assertEqual(code, 0, err)
+        with open(os.path.join(session, "corrections.json"), encoding="utf-8") as handle:
+            return out, err, json.load(handle)
+
+    def test_run_defaults_to_the_method_tune_defaults_to(self):
+        out, err, corrections = self.run_dry("default")
+        expected = "learned + refinement" if MODULE_BUILT else "classic"
+        self.assertEqual(corrections["eq_method"]["method"], expected)
+        self.assertIn("EQ method: " + expected, out)
+
+    def test_run_with_classic_never_loads_the_model(self):
+        out, err, corrections = self.run_dry("classic", "--method", "classic", "--model",
+                                             os.path.join(self.scratch, "missing-model.bin"))
+        self.assertNotIn("warning", err)
+        self.assertEqual(corrections["eq_method"]["method"], "classic")
+
+    def test_run_and_tune_write_the_same_settings(self):
+        _, _, corrections = self.run_dry("same")
+        code, document, err = tune()
+        self.assertEqual(code, 0, err)
+        self.assertEqual([zone["bands"] for zone in corrections["zones"]],
+                         [zone["bands"] for zone in document["zones"]])
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ struct SignalQuality {
     bool dead = false;                 ///< all zero, constant, or peak below −100 dBFS
     bool impulse_response = false;     ///< one decaying event, not a sweep, crest factor >= 12 dB
     std::string not_impulse_response_reason;  ///< why impulse_response is false; empty when true
+    /// Set when the input counts as an impulse response only in the band where its power lies.
+    std::string impulse_response_note;
     bool truncated = false;            ///< the decay is still falling when the input ends
 };
 

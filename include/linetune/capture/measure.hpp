@@ -2,6 +2,7 @@
 
 #include "linetune/capture/multi_sweep.hpp"
 #include "linetune/capture/recording_file.hpp"
+#include "linetune/capture/room_t60.hpp"
 #include "linetune/core/capture_stream.hpp"
 #include "linetune/core/sweep.hpp"
 #include "linetune/core/venue.hpp"
@@ -9,6 +10,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +25,10 @@ struct MeasureProgress {
         zone_finished,  ///< the zone's recording is on disk
         multi_sweep_started,  ///< the one pass of every zone is about to play (MeasureOptions::multi_sweep)
         repeat_started,  ///< repeat repeat_number of repeat_count is about to play (MeasureOptions::repeats > 1)
+        /// The first zone's pass gave (or failed to give) the room's T60 (MeasureOptions::estimate_room_t60).
+        /// room_t60 is set, tail_s is the tail of later passes, short_tail is true when this zone's
+        /// own tail was shorter than the estimate, and remeasure when the zone plays again.
+        room_t60_estimated,
     };
     Event event = Event::zone_started;
     std::string zone;
@@ -35,6 +41,10 @@ struct MeasureProgress {
     std::size_t repeat_count = 1;     ///< MeasureOptions::repeats
     /// zone_finished: the metadata just written (levels, timing, repeats); valid during the call only.
     const RecordingMetadata* recording = nullptr;
+    const RoomT60Estimate* room_t60 = nullptr;  ///< room_t60_estimated: valid during the call only
+    double tail_s = 0.0;                        ///< room_t60_estimated: the tail of the passes that follow
+    bool short_tail = false;                    ///< room_t60_estimated: the zone's tail was shorter than the T60
+    bool remeasure = false;                     ///< room_t60_estimated: the zone plays again with tail_s
 };
 
 /// Settings of a measurement.
@@ -74,7 +84,8 @@ struct MeasureOptions {
     /// (zone_sweep_start_hz) instead of at sweep.start_freq_hz, so that a tweeter or fill zone
     /// is not driven at full level far below its crossover. Sequential passes only.
     bool sweep_from_zone_band = false;
-    /// Plays a quiet test tone on each zone before its sweep (sequential passes): the zone's
+    /// Plays a quiet test tone on each zone before its sweep (with multi_sweep, every zone's tone,
+    /// one after another, before the pass): the zone's
     /// sweep, shortened to test_tone_s and test_tone_below_db quieter. It checks routing (the
     /// zone's mics hear it) and predicts each mic's sweep peak. A peak over max_peak_dbfs, or over
     /// max_peak_db_spl at a mic with a sensitivity, refuses the sweep before it plays.
@@ -100,6 +111,17 @@ struct MeasureOptions {
     /// pass per zone; tail_s is then each zone's impulse-response window.
     bool multi_sweep = false;
     MultiSweepOptions multi_sweep_options;
+    /// When the venue file has no audio_interface.room_t60_s, estimates the room's T60 from the
+    /// first zone's impulse responses (estimate_room_t60) and gives every later sweep a tail at
+    /// least that long. The first zone is measured again with the longer tail, and only its second
+    /// pass kept, when its own tail was shorter than the estimate and its decay check found a mic
+    /// whose decay had not reached the noise floor. Without a noise floor the check cannot tell, so
+    /// the zone is measured again too. Sequential passes only: a multiple-sweep pass has no later sweeps.
+    bool estimate_room_t60 = false;
+    RoomT60Options room_t60;
+    /// Source of each mic's sensitivity_dbfs by mic name ("calibration file"), written into
+    /// recording.json. A mic with a sensitivity that is not listed is marked "venue file".
+    std::map<std::string, std::string> sensitivity_sources;
     std::function<void(const MeasureProgress&)> progress;  ///< called on the measuring thread; may be empty
 };
 
@@ -117,6 +139,7 @@ struct MeasureResult {
     std::vector<ZoneRecording> recordings;  ///< in measuring order
     double sound_s = 0.0;  ///< total time audio played, repeated passes included
     std::optional<MultiSweepPlan> multi_sweep;  ///< the pass's plan, when MeasureOptions::multi_sweep
+    std::optional<RoomT60Estimate> room_t60;    ///< the estimate, when MeasureOptions::estimate_room_t60 made one
 };
 
 /// Checks, before any audio, that the stream and venue allow the measurement. The stream's rate
@@ -142,7 +165,8 @@ double tail_for_room(const Venue& venue, double tail_s);
 /// for xruns in a repeated pass. Zones finished before a failure stay on disk. With
 /// options.multi_sweep, one pass plays every zone's sweep at its planned offset and each zone's
 /// folder gets the pass's recording (a hard link where the file system allows) with its placement.
-/// The tail is tail_for_room(venue, options.tail_s). With options.noise_floor_s, a silent capture
+/// The tail is tail_for_room(venue, options.tail_s), or longer after a T60 estimate
+/// (options.estimate_room_t60). With options.noise_floor_s, a silent capture
 /// before each pass records every input's noise floor, and each mic's decay is checked against it.
 MeasureResult measure(const Venue& venue, CaptureStream& stream, const std::filesystem::path& session_dir,
                       const MeasureOptions& options);

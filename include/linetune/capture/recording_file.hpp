@@ -37,6 +37,27 @@ struct RecordingChannel {
     std::optional<double> predicted_peak_dbfs;
     std::optional<double> predicted_peak_db_spl;
     bool heard_test_tone = true;  ///< false for a mic that should hear the zone but did not hear the tone
+    /// Mics: the sensitivity (RMS dBFS at 94 dB SPL) that the pass's SPL figures used, and its
+    /// source, "calibration file" (SESSION/calibration.json) or "venue file". Both are empty without one.
+    std::optional<double> sensitivity_dbfs;
+    std::string sensitivity_source;
+};
+
+/// The room's T60 that set a pass's tail: from the venue file, or estimated in the same run from
+/// the first zone measured (MeasureOptions::estimate_room_t60).
+struct RoomT60Record {
+    double t60_s = 0.0;
+    std::string source;     ///< "venue file" or "estimated"
+    std::string zone;       ///< estimated: the zone whose pass gave it
+    std::string mic;        ///< estimated: the mic of the longest octave-band decay
+    double band_hz = 0.0;   ///< estimated: that band's nominal centre
+    std::string metric;     ///< estimated: "T30" or "T20"
+    /// Set on the zone that gave the estimate when its first pass had a shorter tail than the
+    /// estimate: that pass's tail.
+    std::optional<double> first_tail_s;
+    /// The zone that gave the estimate was measured again with the longer tail, because its first
+    /// tail was shorter and a mic's decay had not reached the noise floor (or no floor was recorded).
+    bool remeasured = false;
 };
 
 /// Placement of a zone in a multiple-sweep pass, whose recording every zone of the pass shares.
@@ -98,6 +119,7 @@ struct RecordingMetadata {
     /// restart before or during this pass, so its latency may differ from the other zones'.
     std::string timing = "absolute";
     std::optional<RepeatSummary> repeats;  ///< set when the pass was played several times and averaged
+    std::optional<RoomT60Record> room_t60;  ///< set when a T60 (venue file or estimate) was known for the pass
 };
 
 /// SESSION/measurements/ZONE: the folder of one zone's recording.
@@ -114,5 +136,9 @@ void write_recording_metadata(const std::filesystem::path& json_path, const Reco
 
 /// Reads and checks recording metadata; throws an input Error naming the file and the field.
 RecordingMetadata read_recording_metadata(const std::filesystem::path& json_path);
+
+/// Returns the present time as ISO 8601 UTC ("2025-06-01T20:15:03Z"), as recordings and
+/// calibrations record it.
+std::string utc_timestamp();
 
 }  // namespace linetune::capture

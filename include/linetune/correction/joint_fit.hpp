@@ -26,10 +26,18 @@ struct JointFitZone {
 struct JointFitOptions {
     /// Below this frequency the zones of one hang act as one source and get one EQ curve; 0: off.
     double coupling_below_hz = 200.0;
-    /// Standard deviation of the random timing difference between two zones' measurements
-    /// (temperature drift between zones measured minutes apart: 0.26 ms per °C at 50 m). The
-    /// complex sum is weighted by exp(−(2πf·σ)²) and becomes a power sum where that is small.
+    /// Standard deviation of a random timing difference between two zones' measurements that
+    /// does not grow with distance (clock or sweep-start jitter), in ms. Adds to the drift that
+    /// temperature_spread_c gives; method in joint_fit.cpp.
     double timing_spread_ms = 0.1;
+    /// Standard deviation of the air temperature of each zone's measurement around the others',
+    /// in °C; 0: no temperature drift. Each °C moves a zone's arrivals by 0.17 % of their travel
+    /// time (about 0.25 ms at 50 m), so far mics lose coherence first.
+    double temperature_spread_c = 0.0;
+    double temperature_c = 20.0;  ///< air temperature of the measurements, for the drift per °C
+    /// Phase spread (standard deviation of 2πf·δ, δ the timing difference) above which a cross
+    /// term counts for nothing and the sum is a power sum there, in radians.
+    double max_phase_spread_rad = 1.5707963267948966;
     /// Above this frequency only the power sum is used, whatever the timing spread; 0: no limit.
     double complex_sum_max_hz = 0.0;
     double smoothing_fraction = 6.0;  ///< 1/N octave smoothing of the responses (N), for the cross terms
