@@ -174,8 +174,9 @@ AudioDeviceInfo select_device(const PortAudioStreamOptions& options) {
                                (options.host_api.empty() ? "" : " on host API '" + options.host_api + "'");
     if (matches.empty()) {
         throw Error("no full-duplex audio interface matches " + wanted + "; devices with inputs and outputs:" +
-                        list_devices(duplex) + "\nchoose one with --device and --host-api (see 'linetune interfaces')",
-                    ErrorKind::configuration);
+                        list_devices(duplex) + "\nconnect it, or choose one with --device and --host-api (see "
+                        "'linetune interfaces')",
+                    ErrorKind::device);
     }
     if (matches.size() > 1) {
         throw Error("several audio interfaces match " + wanted + ":" + list_devices(matches) +

@@ -35,6 +35,7 @@ EqMethod choose_eq_method(const std::string& method, const std::string& model_pa
             throw failure.with_context("--method learned");
         }
         warnings << "warning: --method auto: " << failure.what() << "; falling back to the classic fitter\n";
+        chosen.fallback_reason = failure.what();
         chosen.fitter = std::make_unique<correction::ClassicEqFitter>();
     }
     return chosen;
@@ -42,7 +43,11 @@ EqMethod choose_eq_method(const std::string& method, const std::string& model_pa
 
 nlohmann::json eq_method_json(const EqMethod& chosen) {
     if (!chosen.model) {
-        return {{"method", "classic"}};
+        nlohmann::json method = {{"method", "classic"}};
+        if (!chosen.fallback_reason.empty()) {
+            method["fallback_reason"] = chosen.fallback_reason;
+        }
+        return method;
     }
     const auto& info = chosen.model->info();
     return {{"method", "learned + refinement"},

@@ -16,6 +16,7 @@ namespace linetune::cli {
 struct EqMethod {
     std::unique_ptr<correction::EqFitter> fitter;
     std::shared_ptr<const correction::LearnedBandPredictor> model;
+    std::string fallback_reason;  ///< why `auto` fell back to the classic fitter; empty otherwise
 };
 
 /// Adds --method (auto, learned or classic; default auto) and --model, as `tune` and `run` take them.

@@ -11,7 +11,8 @@ namespace linetune::control {
 std::unique_ptr<DeviceDriver> make_device_driver(const Amplifier& amplifier, const DriverSettings& settings) {
     if (amplifier.host.empty()) {
         throw Error("amplifier '" + amplifier.name +
-                        "' has no \"host\" and \"port\" in the venue file; add its control address to push to it",
+                        "' has no \"host\" and \"port\" in the venue file; add its control address to push to it or read "
+                        "from it",
                     ErrorKind::configuration);
     }
     if (uses_aes70(amplifier.profile)) {
@@ -24,7 +25,8 @@ std::unique_ptr<DeviceDriver> make_device_driver(const Amplifier& amplifier, con
     if (!uses_osc(amplifier.profile)) {
         throw Error("amplifier '" + amplifier.name + "': profile '" + amplifier.profile_name +
                         "' names no control protocol linetune speaks (its \"control\" object needs \"protocol\": "
-                        "\"osc\" or \"aes70\"); enter the settings by hand from 'linetune tune --csv'",
+                        "\"osc\" or \"aes70\"). Enter the settings by hand from 'linetune tune --csv', and give what the "
+                        "amplifier holds to a re-tune with --applied",
                     ErrorKind::configuration);
     }
     OscDriverOptions options;

@@ -241,9 +241,12 @@ std::shared_ptr<const LearnedBandPredictor> load_learned_model(const LearnedMode
                             "LINETUNE_LEARNED_MODULE to its path");
     }
     if (!std::filesystem::is_regular_file(paths.model_path, ignored)) {
-        throw learned_error("learned model file '" + paths.model_path.string() +
-                            "' not found; set LINETUNE_LEARNED_MODEL or pass --model with the path of a model that "
-                            "tools/train_model wrote");
+        const bool exists = std::filesystem::exists(paths.model_path, ignored);
+        throw learned_error("learned model file '" + paths.model_path.string() + "'" +
+                            (exists ? " is not a regular file" : " not found") +
+                            (std::getenv("LINETUNE_LEARNED_MODEL") != nullptr ? " (the path comes from LINETUNE_LEARNED_MODEL)"
+                                                                             : "") +
+                            "; pass --model with the path of a model that tools/train_model wrote");
     }
 
     // Loading the module loads libtorch: about a second the first time.

@@ -46,6 +46,7 @@ class BrokenModel(unittest.TestCase):
         self.assertIn("warning", err)
         self.assertIn("falling back to the classic fitter", err)
         self.assertEqual(document["eq_method"]["method"], "classic")
+        self.assertIn("missing-model.bin", document["eq_method"]["fallback_reason"])
 
     def test_auto_falls_back_when_the_model_is_corrupt(self):
         code, document, err = tune("--method", "auto", "--model", self.corrupt)

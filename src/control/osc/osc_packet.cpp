@@ -414,6 +414,9 @@ OscPacket decode_osc_packet(std::span<const std::uint8_t> bytes, const OscDecode
 }
 
 std::string describe(const OscMessage& message) {
+    if (message.arguments.empty()) {
+        return message.address;  // a query: no type tags to show
+    }
     std::string text = message.address + " ,";
     for (const auto& argument : message.arguments) {
         text += osc_type_tag(argument);
