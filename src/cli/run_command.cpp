@@ -229,7 +229,8 @@ Command add_run_command(CLI::App& app) {
     command->add_flag("--yes,-y", args->yes, "Push without asking for confirmation (the safety limits still apply)");
     command->add_option("--seed", args->seed, "Seed of the simulated rig's noise (--simulate), 0 to 4294967295")
         ->check(CLI::Range(0.0, 4294967295.0))
-        ->capture_default_str();
+        ->capture_default_str()
+        ->needs(simulate);
     command->add_option("--session", args->session_dir, "Session folder to write")->capture_default_str();
     command->add_flag("--json", args->json,
                       "Print the session's summary.json (with --dry-run: the corrections) on standard output "
