@@ -27,6 +27,12 @@ capture::PortAudioStreamOptions checked_stream_options(const Venue& venue, const
     options.host_api = host_api;
     options.sample_rate_hz = venue.audio_interface.sample_rate_hz;
 
+    // The venue's own problems (a missing audio_interface, two mics on one input) are listed
+    // before the interface is looked for, so that a missing interface does not hide them. Only
+    // the channel counts need the interface, so this first check lets every channel exist.
+    constexpr std::size_t any_channel_count = 4096;
+    capture::check_measurement_setup(venue, StreamFormat{options.sample_rate_hz, any_channel_count, any_channel_count},
+                                     measure_options);
     const capture::AudioDeviceInfo found = capture::find_audio_device(options);
     StreamFormat expected;
     expected.sample_rate_hz = options.sample_rate_hz;

@@ -7,6 +7,7 @@
   plays; the server's xrun must be detected and the pass played again.
 - Allocation guard: tests/capture/alloc_guard.cpp, preloaded into linetune, counts heap calls on
   the JACK process thread, which runs linetune's audio callback; there must be none.
+- Venue problems come first: they are listed before the interface is looked for (no server needed).
 
 Each class starts its own jackd (dummy backend, a server name starting lt-capture-) and virtual
 venue, stops them by process id and removes the server's shared-memory files. Sweeps are 1 s.
@@ -59,6 +60,21 @@ def measure_args(venue_path, session, *extra):
 
 def peak(samples):
     return float(np.max(np.abs(samples))) if len(samples) else 0.0
+
+
+class VenueProblemsBeforeInterface(unittest.TestCase):
+    def test_venue_problems_hide_no_interface(self):
+        # The warehouse example puts all five mics on input 1; the interface named here does not exist.
+        venue = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples", "warehouse",
+                             "venue.json")
+        with tempfile.TemporaryDirectory() as folder:
+            result = subprocess.run([cli_support.linetune_exe(), "measure", venue, "--device",
+                                     "no-such-interface-lt", "--out", os.path.join(folder, "session")],
+                                    capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn("share input 1", result.stderr)
+            self.assertNotIn("no full-duplex audio interface", result.stderr)
+            self.assertFalse(os.path.exists(os.path.join(folder, "session", "measurements")))
 
 
 class ClippingStopsWithFade(unittest.TestCase):
