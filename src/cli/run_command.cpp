@@ -154,7 +154,8 @@ int run_on_stored_measurements(const RunArguments& args, const EqMethod& eq_meth
 
     nlohmann::json plan = nlohmann::json::array();
     for (const auto& zone : result.zones) {
-        plan.push_back({{"amplifier", zone.amplifier}, {"channel", zone.channel}, {"delay_ms", zone.setting.delay_ms},
+        plan.push_back({{"zone", zone.zone}, {"amplifier", zone.amplifier}, {"channel", zone.channel},
+                        {"delay_ms", zone.setting.delay_ms},
                         {"gain_db", zone.setting.gain_db}, {"band_count", zone.setting.bands.size()}});
     }
     copy_venue_file(args.venue_path, session);

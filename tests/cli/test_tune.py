@@ -368,6 +368,7 @@ class DryRun(unittest.TestCase):
         corrections = load_json(os.path.join(session, "corrections.json"))
         self.assertEqual([z["zone"] for z in corrections["zones"]], ["main"])
         self.assertEqual(len(plan["writes"]), 1)
+        self.assertEqual(plan["writes"][0]["zone"], "main")
         self.assertEqual(plan["writes"][0]["band_count"], len(corrections["zones"][0]["bands"]))
         with open(os.path.join(session, "corrections.csv")) as handle:
             self.assertTrue(handle.readline().startswith("zone,amplifier,channel,setting,"))
