@@ -48,8 +48,8 @@ done
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
-    # jackd2 asks whether to raise real-time limits for the audio group: no. The tests run jackd
-    # with real-time scheduling where the user may (root in CI) and --no-realtime otherwise.
+    # jackd2's installer offers to raise the audio group's real-time limits: decline. The tests run
+    # jackd with real-time scheduling where the user may (root in CI), else with --no-realtime.
     echo "jackd2 jackd/tweak-rt-limits boolean false" | run_as_root debconf-set-selections
     run_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

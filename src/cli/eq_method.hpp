@@ -22,9 +22,9 @@ struct EqMethod {
 /// Adds --method (auto, learned or classic; default auto) and --model, as `tune` and `run` take them.
 void add_eq_method_options(CLI::App* command, std::string& method, std::string& model_path);
 
-/// Loads the fitter of --method: `classic` never loads libtorch; `learned` throws when the model
-/// cannot be loaded; `auto` writes a warning to `warnings` and falls back to the classic fitter.
-/// model_path, when not empty, replaces the default model file.
+/// Loads the fitter of --method. `classic` never loads libtorch, and `learned` throws when the model
+/// cannot be loaded. `auto` then writes a warning to `warnings` and falls back to the classic
+/// fitter. model_path, when not empty, replaces the default model file.
 EqMethod choose_eq_method(const std::string& method, const std::string& model_path, std::ostream& warnings);
 
 /// The method and, for the learned one, the model's file, hash, format and code version and

@@ -32,10 +32,10 @@
 // σ_t is timing_spread_ms. The second part is temperature drift: the speed of sound goes with
 // √(273.15 + T). A zone measured σ_T warmer therefore arrives earlier by k·σ_T of its travel
 // time t_z at the mic (0.17 % per °C at 20 °C, 0.25 ms at 50 m), independently of the other
-// zones. Where the phase spread 2πfσ exceeds max_phase_spread_rad the sign of the cross term is
-// unknown (at π/2 one standard deviation reaches a quarter cycle), so the expected value, still
-// 0.29 of the full term there, is not trusted and the sum falls back to the power sum. This keeps the
-// fit from chasing the tails of comb filters that the drift moved. The second factor of κ is
+// zones. Where the phase spread 2πfσ exceeds max_phase_spread_rad, the sign of the cross term is
+// unknown, because at π/2 one standard deviation reaches a quarter cycle. The expected value
+// there is still 0.29 of the full term, but it is not trusted: the sum falls back to the power
+// sum. This keeps the fit from chasing the tails of comb filters that the drift moved. The second factor of κ is
 // the mean of the cross term's e^(j2πfΔ) over the 1/N-octave smoothing band
 // B(f) = f·(2^(1/2N) − 2^(−1/2N)), Δ being the two zones' arrival difference at the mic, so a
 // comb finer than the smoothing is averaged out as the measured sum would be. sinc(x) =

@@ -282,8 +282,9 @@ JointPush fit_jointly_for_push(const Venue& venue, const std::vector<SystemZoneD
     JointFitOptions options;
     options.coupling_below_hz = venue.system.coupling_below_hz;
     options.zone_alone_weight = zone_alone_weight;
-    // TODO: the temperature drift between the zones' measurements (temperature_spread_c) stays
+    // NOTE: the temperature drift between the zones' measurements (temperature_spread_c) stays
     // at 0 because nothing records it yet. Repeated measurements of a zone could estimate it.
+    //
     // Zones that the review moves back to their own bands are held there (no joint curve) and
     // the others fitted again, because their curves were found on the assumption that those
     // zones take theirs too. The second review only checks: zones it moves back stay back.

@@ -128,6 +128,31 @@ TEST_SUITE("signal_quality") {
         CHECK(quality.peak_to_noise_db == doctest::Approx(quality.peak_dbfs - quality.noise_floor_dbfs));
     }
 
+    TEST_CASE("quiet sub is judged in its band") {
+        // A 60 Hz decay (T60 0.3 s) peaking 17 dB above broadband white noise never falls 20 dB
+        // below its maximum over the whole band. In its band the noise is about 25 dB lower, so
+        // it decays there and counts as an impulse response, with a note naming the band.
+        const auto length = static_cast<std::size_t>(2.0 * sample_rate_hz);
+        std::vector<float> samples = white_noise(length, -80.0, 7);
+        const double decay_per_s = std::log(1000.0) / 0.3;
+        const auto start = static_cast<std::size_t>(0.01 * sample_rate_hz);
+        for (std::size_t n = start; n < length; ++n) {
+            const double t_s = static_cast<double>(n - start) / sample_rate_hz;
+            samples[n] += static_cast<float>(1e-3 * std::exp(-decay_per_s * t_s) *
+                                             std::sin(2.0 * linetune::pi * 60.0 * t_s));
+        }
+
+        const auto quality = assess_signal_quality(samples, sample_rate_hz);
+        CHECK(quality.impulse_response);
+        CHECK(quality.not_impulse_response_reason.empty());
+        CHECK(quality.impulse_response_note.find("judged as an impulse response in its band") != std::string::npos);
+
+        // The same noise alone stays what it is: no band turns it into an impulse response.
+        const auto noise = assess_signal_quality(white_noise(length, -80.0, 7), sample_rate_hz);
+        CHECK_FALSE(noise.impulse_response);
+        CHECK(noise.impulse_response_note.empty());
+    }
+
     TEST_CASE("raw sweep recording is not an impulse response") {
         linetune::SweepParameters parameters;
         parameters.duration_s = 2.0;

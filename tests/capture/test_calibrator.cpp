@@ -86,8 +86,8 @@ capture::MicCalibration calibrate(CaptureStream& stream, double calibrator_db_sp
     return capture::calibrate_microphone(calibration_venue(), "balcony", stream, options);
 }
 
-/// Kind and message of the Error that calibrating mic 'balcony' throws.
-std::pair<ErrorKind, std::string> refusal(CalibratorStream& stream) {
+/// Returns the kind and message of the Error that calibrating mic 'balcony' throws.
+std::pair<ErrorKind, std::string> rejection(CalibratorStream& stream) {
     try {
         calibrate(stream);
     } catch (const Error& error) {
@@ -150,7 +150,7 @@ TEST_SUITE("calibrator") {
 
     TEST_CASE("noise alone is rejected as no tone") {
         CalibratorStream stream(2, 1e-3, [](double) { return 0.0; });
-        const auto [kind, message] = refusal(stream);
+        const auto [kind, message] = rejection(stream);
         CHECK(kind == ErrorKind::input);
         CHECK(message.find("mic 'balcony' (input 2)") != std::string::npos);
         CHECK(message.find("holds no tone") != std::string::npos);
@@ -161,7 +161,7 @@ TEST_SUITE("calibrator") {
         const auto first = sine(1000.0, -26.0);
         const auto second = sine(1600.0, -27.0, 1.1);
         CalibratorStream stream(2, quiet_noise_rms, [&](double t) { return first(t) + second(t); });
-        const auto [kind, message] = refusal(stream);
+        const auto [kind, message] = rejection(stream);
         CHECK(kind == ErrorKind::input);
         CHECK(message.find("not one clean tone") != std::string::npos);
     }
@@ -169,13 +169,13 @@ TEST_SUITE("calibrator") {
     TEST_CASE("loud broadband noise is rejected as unclean") {
         // −35 dBFS of white noise: only 15 dB under the tone over the whole band.
         CalibratorStream stream(2, std::pow(10.0, -35.0 / 20.0), sine(1000.0, -20.0));
-        const auto [kind, message] = refusal(stream);
+        const auto [kind, message] = rejection(stream);
         CHECK(message.find("not one clean tone") != std::string::npos);
     }
 
     TEST_CASE("clipped calibrator tone is rejected") {
         CalibratorStream stream(2, quiet_noise_rms, sine(1000.0, -2.0));
-        const auto [kind, message] = refusal(stream);
+        const auto [kind, message] = rejection(stream);
         CHECK(kind == ErrorKind::input);
         CHECK(message.find("clipped") != std::string::npos);
         CHECK(message.find("lower the input gain") != std::string::npos);
@@ -185,7 +185,7 @@ TEST_SUITE("calibrator") {
         const auto before = sine(1000.0, -20.0);
         const auto after = sine(1000.0, -21.0);
         CalibratorStream stream(2, quiet_noise_rms, [&](double t) { return t < 1.5 ? before(t) : after(t); });
-        const auto [kind, message] = refusal(stream);
+        const auto [kind, message] = rejection(stream);
         CHECK(message.find("not steady") != std::string::npos);
         CHECK(message.find("differ by 1.0") != std::string::npos);
     }
@@ -202,7 +202,7 @@ TEST_SUITE("calibrator") {
     TEST_CASE("tone 15 dB above band noise is too quiet") {
         // −100 dBFS of white noise puts −120 dBFS in the third octave at 1 kHz (231 Hz of 24 kHz).
         CalibratorStream stream(2, quiet_noise_rms, sine(1000.0, -105.0));
-        const auto [kind, message] = refusal(stream);
+        const auto [kind, message] = rejection(stream);
         CHECK(message.find("too quiet") != std::string::npos);
     }
 

@@ -189,6 +189,7 @@ TEST_SUITE("measure room T60 estimate") {
                 remeasure = progress.remeasure;
             }
         };
+
         const capture::MeasureResult result = capture::measure(session.venue, session.stream, session.dir / "session", options);
         REQUIRE(result.room_t60);
         REQUIRE(result.room_t60->t60_s);
@@ -197,6 +198,7 @@ TEST_SUITE("measure room T60 estimate") {
         CHECK(std::fabs(*result.room_t60->t60_s - t60_s) <= t60_tolerance * t60_s);
         CHECK(short_tail);
         CHECK_FALSE(remeasure);
+
         // Two noise floors and two sweeps: the first zone played once.
         CHECK(session.stream.pass_count() == 4);
         const capture::RecordingMetadata& first = result.recordings[0].metadata;

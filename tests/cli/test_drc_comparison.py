@@ -304,7 +304,7 @@ class HeldOutAgainstDrc(unittest.TestCase):
         self.assertEqual(len({row["split"] for row in self.rows}), 10)
         self.assertEqual(len(self.rows), 20)
 
-    # TODO: the position nearest the PA (omni-7-4) lacks the 200 Hz bump and the treble loss that
+    # NOTE: the position nearest the PA (omni-7-4) lacks the 200 Hz bump and the treble loss that
     # the other positions share. A correction fitted on three of the others therefore makes it
     # worse than no correction in the 4 splits that hold it out (1.95 dB becomes 2.41 to 2.57 dB,
     # median of all cases 1.85 dB against DRC's 2.25 dB), and DRC also makes it worse. The three

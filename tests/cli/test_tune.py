@@ -238,8 +238,8 @@ class CarTune(unittest.TestCase):
         return next(z["fit_band_hz"] for z in self.venue["zones"] if z["name"] == zone_name)
 
     def test_gains_cut_only(self):
-        # The car's levels alone ask up to +6 dB for some drivers: every gain is lowered so the
-        # loudest ask sits at 0 dB, and a note says by how much.
+        # The car's levels alone call for up to +9 dB on some drivers. Every gain is lowered so the
+        # highest sits at 0 dB, and a note gives the reduction.
         gains = [zone["gain_db"] for zone in self.document["zones"]]
         self.assertLessEqual(max(gains), 1e-9)
         self.assertGreaterEqual(max(gains), -0.1)

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""`linetune tune --method learned|classic|auto` (and `run`, which takes the same option): the
-program does not link libtorch, the learned method prints the model's identity, and a missing or
-corrupt model makes `auto` fall back to the classic fitter with a warning and `learned` fail with
-exit code 2."""
+"""`linetune tune --method learned|classic|auto`, and `run`, which takes the same option.
+
+The program does not link libtorch, and the learned method prints the model's identity. A missing
+or corrupt model makes `auto` fall back to the classic fitter with a warning, and `learned` fail
+with exit code 2."""
 
 import json
 import os

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -180,6 +181,15 @@ TEST_SUITE("learned band model") {
 
         CHECK_THROWS_WITH_AS(linetune::learned::load_model(dir / "missing.bin", metadata),
                              doctest::Contains("not found"), std::runtime_error);
+
+        // A diverged training run writes NaN weights with a valid hash.
+        {
+            torch::NoGradGuard no_grad;
+            network->parameters().front().fill_(std::numeric_limits<float>::quiet_NaN());
+        }
+        linetune::learned::save_model(dir / "nan.bin", network, {});
+        CHECK_THROWS_WITH_AS(linetune::learned::load_model(dir / "nan.bin", metadata),
+                             doctest::Contains("non-finite weights"), std::runtime_error);
     }
 
     TEST_CASE("shipped model matches this code") {

@@ -50,7 +50,7 @@ struct CalibratorReading {
 
 /// Analyses a recording of a calibrator tone. The frequency is the peak of a Hann-windowed
 /// spectrum, refined by a parabola through the log magnitudes of the peak bin and its neighbours.
-/// Throws an input Error when the recording is shorter than four blocks or holds a non-finite sample.
+/// Throws an input Error when the recording is shorter than four blocks or contains a non-finite sample.
 CalibratorReading read_calibrator_tone(std::span<const float> samples, double sample_rate_hz,
                                        const CalibratorCheckOptions& options = {});
 
@@ -83,7 +83,7 @@ struct CalibrationOptions {
     CalibratorCheckOptions check;
 };
 
-/// Records the named mic's input while every output plays silence (the engineer holds the
+/// Records the named mic's input while every output plays silence (the engineer keeps the
 /// calibrator on the mic), reads the tone and returns the mic's calibration. Throws a
 /// configuration Error for a mic that the venue lacks or an input beyond the stream's, and an
 /// input Error naming the mic, the problem and what to do when the recording is unusable.
